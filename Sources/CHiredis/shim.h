@@ -1,0 +1,4 @@
+#ifndef CAIRN_CHIREDIS_SHIM_H
+#define CAIRN_CHIREDIS_SHIM_H
+#include <hiredis/hiredis.h>
+#endif

@@ -1,0 +1,102 @@
+import CairnCore
+
+/// How namespaces, keys and tenants become Redis keys. See `docs/key-layout.md`.
+///
+/// Every name is percent-encoded: bytes outside `A-Z a-z 0-9 . _ -` become `%XX`, so an encoded
+/// name never holds `:`, `{`, `}` or `%` unescaped. An absent task or role encodes as the empty
+/// string, which no present component can produce (components are at least one byte). Joining
+/// such parts with `:` is therefore injective: two different (namespace, key) pairs can never
+/// share a Redis key. The encoded tenant sits alone inside `{…}`, Redis's hash tag, so every key
+/// of one tenant maps to the same cluster slot and one `MULTI` may touch any of them.
+public struct KeyLayout: Sendable, Hashable {
+    /// The first part of every key, so that several stores can share one Redis database.
+    public let prefix: String
+
+    public init(prefix: String = "cairn") {
+        precondition(!prefix.isEmpty && !prefix.contains("{") && !prefix.contains("}"), "key prefix must be non-empty without braces")
+        self.prefix = prefix
+    }
+
+    /// `cairn:{<tenant>}`: the part every key of the tenant starts with.
+    public func tenantRoot(_ tenant: String) -> String {
+        "\(prefix):{\(KeyLayout.encode(tenant))}"
+    }
+
+    /// The tenant's change stream: every write's audit entry, in commit order.
+    public func stream(_ tenant: String) -> String { tenantRoot(tenant) + ":log" }
+
+    /// The tenant's index of live items: a sorted set of members scored by `updated_at` ms.
+    public func index(_ tenant: String) -> String { tenantRoot(tenant) + ":idx" }
+
+    /// `<task>:<role>:<key>`, the member of the index and the tail of item keys.
+    public func member(_ ns: Namespace, _ key: String) -> String {
+        "\(KeyLayout.encode(ns.task)):\(KeyLayout.encode(ns.role)):\(KeyLayout.encode(key))"
+    }
+
+    /// The hash that holds one item's current state.
+    public func item(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":i:" + member(ns, key) }
+
+    /// The list of one item's kept history entries, newest first.
+    public func history(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":h:" + member(ns, key) }
+
+    /// Decodes an index member back into its namespace and key.
+    public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
+        let parts = member.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, let key = KeyLayout.decode(parts[2]), !key.isEmpty else { return nil }
+        let task = parts[0].isEmpty ? nil : KeyLayout.decode(parts[0])
+        let role = parts[1].isEmpty ? nil : KeyLayout.decode(parts[1])
+        guard let ns = try? Namespace(tenant: tenant, task: task, role: role) else { return nil }
+        return (ns, key)
+    }
+
+    static func isUnreserved(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default: false
+        }
+    }
+
+    /// Percent-encodes every byte outside `A-Z a-z 0-9 . _ -`; nil encodes as "".
+    public static func encode(_ text: String?) -> String {
+        guard let text else { return "" }
+        if text.utf8.allSatisfy(isUnreserved) { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3)
+        for b in text.utf8 {
+            if isUnreserved(b) {
+                out.append(b)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The inverse of `encode`; nil for text `encode` cannot produce.
+    public static func decode(_ text: Substring) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var it = text.utf8.makeIterator()
+        func hexValue(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while let b = it.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else { return nil }
+                out.append(h << 4 | l)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+}

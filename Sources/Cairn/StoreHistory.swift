@@ -1,0 +1,82 @@
+import CairnCore
+import CairnRedis
+
+extension Store {
+    /// Kept versions of one item, newest first: `limit` entries older than `beforeVersion`.
+    public func history(
+        _ ns: Namespace, key: String, limit: Int = 20, beforeVersion: Int? = nil
+    ) async throws(CairnError) -> [HistoryEntry] {
+        try Key.validate(key)
+        try Store.checkPage(limit: limit, offset: 0)
+        if let beforeVersion, beforeVersion < 1 {
+            throw CairnError.invalidParams("before_version", "before_version must be at least 1")
+        }
+        let itemKey = layout.item(ns, key)
+        let historyKey = layout.history(ns, key)
+        return try await redisCall { connection -> [HistoryEntry] in
+            var version = try connection.send(["HGET", itemKey, ItemField.version]).checked().int ?? 0
+            for _ in 0..<8 {
+                if version == 0 { return [] }
+                let newest = min(version, (beforeVersion ?? (version + 1)) - 1)
+                if newest < 1 { return [] }
+                let start = version - newest
+                let outcome = try connection.transaction([
+                    ["HGET", itemKey, ItemField.version],
+                    ["LRANGE", historyKey, String(start), String(start + limit - 1)],
+                ])
+                guard case .committed(let replies) = outcome else { continue }
+                let seen = replies[0].int ?? 0
+                if seen != version {
+                    version = seen  // a write came in between: the list shifted
+                    continue
+                }
+                return (replies[1].array ?? []).compactMap { $0.string.flatMap(HistoryRecord.decode)?.entry }
+            }
+            throw CairnError.unavailable("\(key.debugDescription) is changing too fast to read its history; retry")
+        }
+    }
+
+    /// The audit log of `scope`: writes in commit order (oldest first), optionally from `since`,
+    /// up to `until`, by one principal, or after a cursor from an earlier page.
+    public func log(
+        _ scope: Scope, since: Timestamp? = nil, until: Timestamp? = nil, by principal: String? = nil,
+        after cursor: String? = nil, limit: Int = 100
+    ) async throws(CairnError) -> [LogEntry] {
+        try Store.checkPage(limit: limit, offset: 0)
+        if let cursor, !Store.isStreamID(cursor) {
+            throw CairnError.invalidParams("after", "after must be a cursor from an earlier log entry or event")
+        }
+        let streamKey = layout.stream(scope.tenant)
+        let first = cursor.map { "(" + $0 } ?? since.map { String($0.millisecondsSince1970) } ?? "-"
+        // `at` is read from Redis's clock just before EXEC, so an entry's id is a little after its `at`.
+        let end = until.map { String($0.millisecondsSince1970 + 5000) } ?? "+"
+        return try await redisCall { connection -> [LogEntry] in
+            var start = first
+            var entries: [LogEntry] = []
+            while entries.count < limit {
+                let reply = try connection.send(["XRANGE", streamKey, start, end, "COUNT", "500"]).checked()
+                let batch = reply.array ?? []
+                for raw in batch {
+                    guard let pair = raw.array, pair.count == 2, let id = pair[0].string else { continue }
+                    start = "(" + id
+                    guard let entry = StreamRecord.decode(id: id, fields: pair[1].fieldMap ?? [:], tenant: scope.tenant),
+                        scope.contains(entry.ns)
+                    else { continue }
+                    if let since, entry.at < since { continue }
+                    if let until, entry.at > until { continue }
+                    if let principal, entry.by != principal { continue }
+                    entries.append(entry)
+                    if entries.count == limit { break }
+                }
+                if batch.count < 500 { break }
+            }
+            return entries
+        }
+    }
+
+    /// Whether `text` has the shape of a Redis stream id (`ms-seq`).
+    static func isStreamID(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.count <= 20 && $0.allSatisfy(\.isNumber) }
+    }
+}

@@ -1,0 +1,197 @@
+import CairnCore
+import CairnRedis
+
+/// What a write wants done, decided from the current state it read under `WATCH`.
+struct WritePlan: Sendable {
+    enum Action: Sendable {
+        /// Store a new version with this value (compact JSON text) and kind.
+        case write(valueText: String, kind: ItemKind, block: BlockProperties?)
+        /// Store a tombstone.
+        case delete
+        /// Write nothing; answer with the current state.
+        case nothing
+    }
+
+    var action: Action
+    var op: WriteOp
+    /// More commands for the same `MULTI` (attachments, for instance).
+    var extraCommands: [RedisCommand] = []
+}
+
+/// The state a write reads under `WATCH`, with Redis's clock.
+struct WriteContext: Sendable {
+    var current: StoredItem
+    var nowMs: Int64
+    /// Replies to the write's extra reads, in order.
+    var extraReplies: [RedisValue]
+}
+
+/// What a committed (or skipped) write did.
+struct WriteOutcome: Sendable {
+    var version: Int
+    var createdMs: Int64
+    var updatedMs: Int64
+    /// The value text now stored (nil after a delete).
+    var valueText: String?
+    /// Whether the item was live before the write.
+    var existed: Bool
+    /// Whether anything was written.
+    var wrote: Bool
+    /// The state read before the write.
+    var before: StoredItem
+}
+
+extension Store {
+    /// Runs one optimistic write: `WATCH` the item (and `extraWatch`), read it, let `plan`
+    /// decide, then `MULTI` … `EXEC` the item, its history, the tenant index and the change
+    /// stream together. A concurrent change aborts `EXEC`; the write is then tried again from the
+    /// read, after a jittered backoff, up to `maxWriteAttempts` times. `plan` runs on a Redis
+    /// thread and may throw a `CairnError` to refuse: nothing is written then.
+    func commitWrite(
+        ns: Namespace, key: String, attribution: Attribution, readValue: Bool,
+        extraWatch: [String] = [], extraReads: [RedisCommand] = [],
+        plan: @escaping @Sendable (WriteContext) throws(CairnError) -> WritePlan
+    ) async throws(CairnError) -> WriteOutcome {
+        let itemKey = layout.item(ns, key)
+        let layout = self.layout
+        let options = self.options
+        for attempt in 0..<options.maxWriteAttempts {
+            let outcome: WriteOutcome? = try await redisCall { connection in
+                var reads: [RedisCommand] = [RedisCommand(["WATCH", itemKey] + extraWatch)]
+                reads.append(RedisCommand(["HMGET", itemKey] + ItemField.header + (readValue ? [ItemField.value] : [])))
+                reads.append(["TIME"])
+                reads.append(contentsOf: extraReads)
+                let replies = try connection.pipeline(reads)
+                for reply in replies { try reply.checked() }
+                let header = replies[1].array ?? []
+                let current = StoredItem(
+                    header: .array(Array(header.prefix(ItemField.header.count))),
+                    value: readValue ? header.last : nil)
+                let now = Store.milliseconds(fromTime: replies[2])
+                let context = WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(3)))
+                let decided: WritePlan
+                do {
+                    decided = try plan(context)
+                } catch {
+                    _ = try? connection.send(["UNWATCH"])
+                    throw error
+                }
+                let updated = max(now, current.updatedMs)
+                let created = current.isLive ? current.createdMs : updated
+                let version = current.version + 1
+                var commands: [RedisCommand]
+                var valueText: String?
+                switch decided.action {
+                case .nothing:
+                    _ = try connection.send(["UNWATCH"])
+                    return WriteOutcome(
+                        version: current.liveVersion, createdMs: current.createdMs, updatedMs: current.updatedMs,
+                        valueText: current.valueText, existed: current.isLive, wrote: false, before: current)
+                case .write(let text, let kind, let block):
+                    valueText = text
+                    commands = Store.writeCommands(
+                        layout: layout, options: options, ns: ns, key: key, version: version, createdMs: created,
+                        updatedMs: updated, valueText: text, kind: kind, block: block, op: decided.op,
+                        attribution: attribution)
+                case .delete:
+                    commands = Store.deleteCommands(
+                        layout: layout, options: options, ns: ns, key: key, version: version, updatedMs: updated,
+                        kind: current.kind ?? .item, attribution: attribution)
+                }
+                commands.append(contentsOf: decided.extraCommands)
+                switch try connection.transaction(commands) {
+                case .aborted:
+                    return nil
+                case .committed(let results):
+                    if let failed = results.first(where: { if case .error = $0 { true } else { false } }) {
+                        // Validation happens before MULTI, so this is a bug or a Redis out of memory.
+                        throw RedisError(.server, "a command inside EXEC failed: \(failed)")
+                    }
+                    return WriteOutcome(
+                        version: version, createdMs: created, updatedMs: updated, valueText: valueText,
+                        existed: current.isLive, wrote: true, before: current)
+                }
+            }
+            if let outcome { return outcome }
+            await Store.backoff(attempt: attempt)
+        }
+        throw CairnError.unavailable(
+            "gave up after \(options.maxWriteAttempts) attempts: \(ns) key \(key.debugDescription) is changing too fast; retry",
+            retryAfterMs: 50)
+    }
+
+    /// Sleeps a random time that grows with `attempt` (full jitter, capped at about 20 ms).
+    static func backoff(attempt: Int) async {
+        let cap = min(20_000_000, 200_000 << min(attempt, 7))
+        try? await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(cap)))
+    }
+
+    static func milliseconds(fromTime reply: RedisValue) -> Int64 {
+        guard let parts = reply.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return 0 }
+        return Int64(s) * 1000 + Int64(us) / 1000
+    }
+
+    static func writeCommands(
+        layout: KeyLayout, options: StoreOptions, ns: Namespace, key: String, version: Int, createdMs: Int64,
+        updatedMs: Int64, valueText: String, kind: ItemKind, block: BlockProperties?, op: WriteOp,
+        attribution: Attribution
+    ) -> [RedisCommand] {
+        let itemKey = layout.item(ns, key)
+        var set = [
+            "HSET", itemKey, ItemField.value, valueText, ItemField.version, String(version), ItemField.kind, kind.rawValue,
+            ItemField.created, String(createdMs), ItemField.updated, String(updatedMs), ItemField.by, attribution.principal,
+        ]
+        var remove = ["HDEL", itemKey, ItemField.deleted]
+        if let agent = attribution.agent { set += [ItemField.agent, agent] } else { remove.append(ItemField.agent) }
+        if let block {
+            set += [ItemField.limit, String(block.limit), ItemField.readOnly, block.readOnly ? "1" : "0"]
+            if let d = block.description { set += [ItemField.description, d] } else { remove.append(ItemField.description) }
+            if let m = block.metadata { set += [ItemField.metadata, m.serialized()] } else { remove.append(ItemField.metadata) }
+        } else {
+            remove += ItemField.blockFields
+        }
+        let entry = HistoryRecord.encode(
+            version: version, op: op, atMs: updatedMs, attribution: attribution, valueText: valueText, kind: kind,
+            createdMs: createdMs, block: block)
+        return [
+            RedisCommand(set), RedisCommand(remove),
+            ["LPUSH", layout.history(ns, key), entry],
+            ["LTRIM", layout.history(ns, key), "0", String(options.historyLimit - 1)],
+            ["ZADD", layout.index(ns.tenant), String(updatedMs), layout.member(ns, key)],
+            streamCommand(layout: layout, options: options, ns: ns, key: key, kind: kind, version: version, op: op, atMs: updatedMs, attribution: attribution),
+        ]
+    }
+
+    static func deleteCommands(
+        layout: KeyLayout, options: StoreOptions, ns: Namespace, key: String, version: Int, updatedMs: Int64,
+        kind: ItemKind, attribution: Attribution
+    ) -> [RedisCommand] {
+        let itemKey = layout.item(ns, key)
+        var set = [
+            "HSET", itemKey, ItemField.version, String(version), ItemField.updated, String(updatedMs), ItemField.by,
+            attribution.principal, ItemField.deleted, "1",
+        ]
+        var remove = ["HDEL", itemKey, ItemField.value, ItemField.kind, ItemField.created] + ItemField.blockFields
+        if let agent = attribution.agent { set += [ItemField.agent, agent] } else { remove.append(ItemField.agent) }
+        let entry = HistoryRecord.encode(
+            version: version, op: .delete, atMs: updatedMs, attribution: attribution, valueText: nil, kind: kind,
+            createdMs: nil, block: nil)
+        return [
+            RedisCommand(set), RedisCommand(remove),
+            ["LPUSH", layout.history(ns, key), entry],
+            ["LTRIM", layout.history(ns, key), "0", String(options.historyLimit - 1)],
+            ["ZREM", layout.index(ns.tenant), layout.member(ns, key)],
+            streamCommand(layout: layout, options: options, ns: ns, key: key, kind: kind, version: version, op: .delete, atMs: updatedMs, attribution: attribution),
+        ]
+    }
+
+    static func streamCommand(
+        layout: KeyLayout, options: StoreOptions, ns: Namespace, key: String, kind: ItemKind, version: Int, op: WriteOp,
+        atMs: Int64, attribution: Attribution
+    ) -> RedisCommand {
+        RedisCommand(
+            ["XADD", layout.stream(ns.tenant), "MAXLEN", "~", String(options.streamLength), "*"]
+                + StreamRecord.fields(
+                    ns: ns, key: key, kind: kind, version: version, op: op, atMs: atMs, attribution: attribution))
+    }
+}

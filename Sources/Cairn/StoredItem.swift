@@ -1,0 +1,80 @@
+import CairnCore
+import CairnRedis
+
+/// The fields of an item's Redis hash, and their meaning.
+enum ItemField {
+    static let value = "value"  // compact JSON text; absent on a tombstone
+    static let version = "version"
+    static let kind = "kind"  // "item" | "block"; absent on a tombstone
+    static let created = "created"  // ms since 1970
+    static let updated = "updated"  // ms since 1970
+    static let by = "by"
+    static let agent = "agent"
+    static let deleted = "deleted"  // "1" on a tombstone
+    static let description = "description"
+    static let limit = "limit"
+    static let readOnly = "read_only"
+    static let metadata = "metadata"  // compact JSON text
+
+    /// Everything but the value: what a write needs to know about the current state.
+    static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
+    static let blockFields = [description, limit, readOnly, metadata]
+}
+
+/// An item's hash as read from Redis: live, a tombstone, or never written.
+struct StoredItem: Sendable {
+    /// Current version; 0 when the key was never written.
+    var version: Int
+    var deleted: Bool
+    var kind: ItemKind?
+    var createdMs: Int64
+    var updatedMs: Int64
+    var by: String?
+    var agent: String?
+    /// Compact JSON text of the value, when it was read.
+    var valueText: String?
+    var block: BlockProperties?
+
+    var isLive: Bool { version > 0 && !deleted }
+
+    /// The version a client sees: 0 when absent (never written, or deleted).
+    var liveVersion: Int { isLive ? version : 0 }
+
+    init(fields: [String: String]) {
+        version = fields[ItemField.version].flatMap { Int($0) } ?? 0
+        deleted = fields[ItemField.deleted] == "1"
+        kind = fields[ItemField.kind].flatMap(ItemKind.init(rawValue:))
+        createdMs = fields[ItemField.created].flatMap { Int64($0) } ?? 0
+        updatedMs = fields[ItemField.updated].flatMap { Int64($0) } ?? 0
+        by = fields[ItemField.by]
+        agent = fields[ItemField.agent]
+        valueText = fields[ItemField.value]
+        if kind == .block {
+            block = BlockProperties(
+                description: fields[ItemField.description],
+                limit: fields[ItemField.limit].flatMap { Int($0) } ?? 0,
+                readOnly: fields[ItemField.readOnly] == "1",
+                metadata: fields[ItemField.metadata].flatMap { try? JSONValue(parsing: $0) })
+        }
+    }
+
+    /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last).
+    init(header reply: RedisValue, value: RedisValue? = nil) {
+        var fields: [String: String] = [:]
+        if let values = reply.array {
+            for (name, v) in zip(ItemField.header, values) { if let s = v.string { fields[name] = s } }
+        }
+        if let s = value?.string { fields[ItemField.value] = s }
+        self.init(fields: fields)
+    }
+
+    /// The live item, or nil for a tombstone, an absent key or a value that cannot be read.
+    func item(ns: Namespace, key: String) -> Item? {
+        guard isLive, let kind, let valueText, let value = try? JSONValue(parsing: valueText) else { return nil }
+        return Item(
+            ns: ns, key: key, kind: kind, value: value, version: version,
+            createdAt: Timestamp(millisecondsSince1970: createdMs),
+            updatedAt: Timestamp(millisecondsSince1970: updatedMs),
+            updatedBy: by ?? "", agent: agent, block: block, score: nil)
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private `redis-server` child process on a loopback port: `cairnd`'s embedded default and
+/// the test suites' real Redis.
+public final class RedisServerProcess: Sendable {
+    public struct Options: Sendable {
+        /// Folder for the data files (created when missing).
+        public var dataDirectory: String
+        /// Port on 127.0.0.1; 0 picks a free one.
+        public var port: Int
+        /// Keep an append-only file (durable across restarts).
+        public var appendOnly: Bool
+        /// The `redis-server` executable; nil searches `CAIRN_REDIS_SERVER` then `PATH`.
+        public var executable: String?
+        /// Extra `--name value` settings.
+        public var extraArguments: [String]
+
+        public init(
+            dataDirectory: String, port: Int = 0, appendOnly: Bool = true, executable: String? = nil,
+            extraArguments: [String] = []
+        ) {
+            self.dataDirectory = dataDirectory
+            self.port = port
+            self.appendOnly = appendOnly
+            self.executable = executable
+            self.extraArguments = extraArguments
+        }
+    }
+
+    public let port: Int
+    public let options: Options
+    private let process: Process
+
+    /// The URL to reach this server.
+    public var url: String { "redis://127.0.0.1:\(port)" }
+
+    /// Starts the server and waits (up to 10 s) until it answers `PING`.
+    public init(_ options: Options) throws(RedisError) {
+        self.options = options
+        guard let executable = options.executable ?? RedisServerProcess.findExecutable() else {
+            throw RedisError(
+                .configuration,
+                "redis-server not found: install it (apt-get install -y redis-server), set CAIRN_REDIS_SERVER, or give a Redis URL")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw RedisError(.configuration, "cannot create the Redis data folder \(options.dataDirectory): \(error)")
+        }
+        var lastError = RedisError(.connection, "redis-server did not start")
+        for _ in 0..<5 {
+            let port = options.port != 0 ? options.port : RedisServerProcess.freeLoopbackPort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = [
+                "--port", String(port), "--bind", "127.0.0.1", "--dir", options.dataDirectory,
+                "--daemonize", "no", "--save", "", "--appendonly", options.appendOnly ? "yes" : "no",
+                "--logfile", "redis.log", "--protected-mode", "yes",
+            ] + options.extraArguments
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                throw RedisError(.configuration, "cannot start \(executable): \(error)")
+            }
+            let configuration = RedisConfiguration(host: "127.0.0.1", port: port, poolSize: 1)
+            if let failure = RedisServerProcess.waitUntilReady(configuration, process: process) {
+                lastError = failure
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                if options.port != 0 { break }
+                continue
+            }
+            self.port = port
+            self.process = process
+            return
+        }
+        throw lastError
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Stops the server: `SHUTDOWN` (saving the append-only file unless `save` is false), then
+    /// SIGKILL if it is still alive after a few seconds. Safe to call more than once.
+    public func stop(save: Bool = true) {
+        guard process.isRunning else { return }
+        let connection = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: port, poolSize: 1))
+        _ = try? connection.send(save ? ["SHUTDOWN"] : ["SHUTDOWN", "NOSAVE"])
+        connection.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    public func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { stop(save: options.appendOnly) }
+
+    static func waitUntilReady(_ configuration: RedisConfiguration, process: Process) -> RedisError? {
+        let deadline = Date().addingTimeInterval(10)
+        var last = RedisError(.connection, "redis-server did not answer PING within 10 s")
+        while Date() < deadline {
+            if !process.isRunning {
+                return RedisError(.connection, "redis-server exited at start (status \(process.terminationStatus))")
+            }
+            let connection = RedisConnection(configuration: configuration)
+            do {
+                let reply = try connection.send(["PING"])
+                connection.close()
+                if reply.string == "PONG" { return nil }
+                last = RedisError(.connection, "redis-server answered PING with \(reply)")
+            } catch {
+                last = error
+            }
+            usleep(20_000)
+        }
+        return last
+    }
+
+    /// The path of `redis-server`: `$CAIRN_REDIS_SERVER`, else the first one on `PATH`.
+    public static func findExecutable() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["CAIRN_REDIS_SERVER"], !explicit.isEmpty { return explicit }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin"] {
+            let candidate = "\(dir)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    public static func freeLoopbackPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { return 20000 + Int.random(in: 0..<20000) }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

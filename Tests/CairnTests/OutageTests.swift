@@ -1,0 +1,54 @@
+@testable import Cairn
+import CairnCore
+import CairnRedis
+import Foundation
+import Testing
+
+@Suite struct OutageTests {
+    @Test func storeRecoversAfterRedisRestarts() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-outage-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var server: RedisServerProcess? = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+        let port = server!.port
+        var configuration = try RedisConfiguration(url: server!.url, poolSize: 4)
+        configuration.connectTimeoutMilliseconds = 500
+        let pool = RedisPool(configuration: configuration)
+        let store = Store(redis: pool)
+        let ns = try Namespace(tenant: uniqueTenant())
+        try await store.put(ns, key: "k", value: 1, by: alice)
+
+        server!.stop(save: true)
+        server = nil
+        let started = Date()
+        let down = await expectError(.unavailable) { () throws(CairnError) in try await store.put(ns, key: "k", value: 2, by: alice) }
+        #expect(down?.code == 5003)
+        #expect(down?.data["retry_after_ms"]?.intValue != nil)
+        await expectError(.unavailable) { () throws(CairnError) in try await store.get(ns, key: "k") }
+        #expect(Date().timeIntervalSince(started) < 5, "failing must be prompt")
+
+        server = try RedisServerProcess(.init(dataDirectory: directory, port: port, appendOnly: true))
+        // The same store, not rebuilt: the first request after the restart already works.
+        #expect(try await store.get(ns, key: "k")?.value == 1)
+        #expect(try await store.put(ns, key: "k", value: 3, by: alice).version == 2)
+        await pool.shutdown()
+        server!.stop(save: false)
+    }
+
+    @Test func staleConnectionsAreReplacedAfterAKill() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-kill-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
+        let pool = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 2))
+        let store = Store(redis: pool)
+        let ns = try Namespace(tenant: uniqueTenant())
+        try await store.put(ns, key: "k", value: 1, by: alice)
+        // Kill every client connection from Redis's side: the pool's sockets go stale.
+        _ = try await pool.withConnection { connection in
+            try connection.run(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"])
+        }
+        #expect(try await store.get(ns, key: "k")?.value == 1)
+        #expect(try await store.put(ns, key: "k", value: 2, by: alice).version == 2)
+        await pool.shutdown()
+        server.stop(save: false)
+    }
+}

@@ -1,0 +1,69 @@
+import Cairn
+import CairnRedis
+import Foundation
+import Testing
+
+/// The real Redis the tests use: `CAIRN_TEST_REDIS_URL` (set by `scripts/test`), or else a
+/// private `redis-server` this process starts on a free loopback port and stops at exit.
+enum TestRedis {
+    static let url: String = {
+        if let url = ProcessInfo.processInfo.environment["CAIRN_TEST_REDIS_URL"], !url.isEmpty { return url }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-test-redis-\(getpid())").path
+        do {
+            let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
+            privateServer = server
+            atexit { TestRedis.privateServer?.stop(save: false) }
+            return server.url
+        } catch {
+            fatalError("tests need a redis-server: \(error). Run scripts/test, or install redis-server.")
+        }
+    }()
+
+    nonisolated(unsafe) static var privateServer: RedisServerProcess?
+
+    static let pool: RedisPool = {
+        var configuration = try! RedisConfiguration(url: url, poolSize: 8)
+        configuration.commandTimeoutMilliseconds = 10_000
+        return RedisPool(configuration: configuration)
+    }()
+
+    /// A store on the shared Redis. Tests keep apart by using a tenant of their own.
+    static func store(_ options: StoreOptions = StoreOptions()) -> Store {
+        Store(redis: pool, options: options)
+    }
+}
+
+/// A tenant name no other test uses.
+func uniqueTenant(_ label: String = "t") -> String {
+    "\(label)-\(UUID().uuidString.prefix(12))"
+}
+
+let alice = Attribution(principal: "alice")
+
+/// Runs `body` and checks it fails with `reason`; returns the error for more checks.
+@discardableResult
+func expectError<T>(
+    _ reason: CairnError.Reason, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws(CairnError) -> T
+) async -> CairnError? {
+    do {
+        let value = try await body()
+        Issue.record("expected \(reason.rawValue), got \(value)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+        return error
+    }
+}
+
+/// Polls `condition` until it holds or `seconds` pass.
+func eventually(
+    _ seconds: Double = 10, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async -> Bool
+) async {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return }
+        try? await Task.sleep(nanoseconds: 20_000_000)
+    }
+    Issue.record("condition did not hold within \(seconds) s", sourceLocation: sourceLocation)
+}
