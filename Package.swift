@@ -7,10 +7,20 @@ let package = Package(
     products: [
         .library(name: "Cairn", targets: ["Cairn"]),
         .library(name: "CairnCore", targets: ["CairnCore"]),
+        .library(name: "CairnProtocol", targets: ["CairnProtocol"]),
+        .library(name: "CairnServer", targets: ["CairnServer"]),
+        .library(name: "CairnClient", targets: ["CairnClient"]),
+        .executable(name: "cairnd", targets: ["cairnd"]),
+        .executable(name: "cairn", targets: ["cairn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Debian's libhiredis-dev, seen through a module map. No pkgConfig: the module map's
@@ -38,7 +48,62 @@ let package = Package(
             name: "Cairn",
             dependencies: ["CairnCore", "CairnRedis"]
         ),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"]),
-        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis"]),
+        // The wire: JSON-RPC framing and the JSON shape of items, shared by server and clients.
+        .target(
+            name: "CairnProtocol",
+            dependencies: ["CairnCore", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        // cairnd as a library, so tests can start it in-process on port 0.
+        .target(
+            name: "CairnServer",
+            dependencies: [
+                "Cairn", "CairnProtocol", "CairnRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // A Swift client for the protocol; no hiredis, no store.
+        .target(
+            name: "CairnClient",
+            dependencies: [
+                "CairnCore", "CairnProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "cairnd",
+            dependencies: [
+                "CairnServer", "Cairn", "CairnRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "cairn",
+            dependencies: [
+                "CairnClient", "CairnCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Shared by the test targets: the real Redis they use, and an in-process cairnd.
+        .target(
+            name: "CairnTestSupport",
+            dependencies: ["Cairn", "CairnRedis", "CairnServer", "CairnClient"],
+            path: "Sources/CairnTestSupport"
+        ),
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnProtocol"]),
+        .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
+        .testTarget(
+            name: "CairnServerTests",
+            dependencies: ["CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport"]
+        ),
+        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
     ]
 )

@@ -151,7 +151,8 @@ public final class Store: Sendable {
         }
     }
 
-    static func translate(_ error: RedisError) -> CairnError {
+    /// The `CairnError` a client sees for a Redis failure.
+    public static func translate(_ error: RedisError) -> CairnError {
         switch error.kind {
         case .connection:
             return .unavailable("Redis is unreachable (\(error.message)); nothing was written; retry", retryAfterMs: 500)

@@ -126,7 +126,8 @@ extension Store {
         try? await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(cap)))
     }
 
-    static func milliseconds(fromTime reply: RedisValue) -> Int64 {
+    /// Milliseconds since 1970 from a `TIME` reply.
+    public static func milliseconds(fromTime reply: RedisValue) -> Int64 {
         guard let parts = reply.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return 0 }
         return Int64(s) * 1000 + Int64(us) / 1000
     }

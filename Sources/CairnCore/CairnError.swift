@@ -33,6 +33,9 @@ public struct CairnError: Error, Sendable, Hashable, CustomStringConvertible {
         case versionUnavailable = "version_unavailable"
         case tooMany = "too_many"
         case unavailable
+        /// Client side only, never sent by a server: the connection to the server could not be
+        /// made or broke before the answer came.
+        case connectionFailed = "connection_failed"
 
         /// The JSON-RPC error code of this reason.
         public var code: Int {
@@ -56,6 +59,7 @@ public struct CairnError: Error, Sendable, Hashable, CustomStringConvertible {
             case .versionUnavailable: 4015
             case .tooMany: 4029
             case .unavailable: 5003
+            case .connectionFailed: -32000
             }
         }
     }

@@ -39,6 +39,13 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
         self.role = role
     }
 
+    /// Checks one namespace component on its own (a `tenant` parameter, say); the error names `field`.
+    public static func validateComponent(_ value: String, field: String) throws(CairnError) {
+        if let problem = NameCheck.problem(value, maxBytes: NameLimits.componentBytes) {
+            throw CairnError(.invalidNamespace, "\(field) \(problem)", data: ["field": .string(field)])
+        }
+    }
+
     static func check(_ value: String, _ component: String, _ prefix: String) throws(CairnError) {
         if let problem = NameCheck.problem(value, maxBytes: NameLimits.componentBytes) {
             throw CairnError(

@@ -1,5 +1,6 @@
 @testable import Cairn
 import CairnCore
+import CairnTestSupport
 import Testing
 
 @Suite struct KeyLayoutTests {

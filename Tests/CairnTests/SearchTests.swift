@@ -1,6 +1,7 @@
 @testable import Cairn
 import CairnCore
 import CairnRedis
+import CairnTestSupport
 import Testing
 
 @Suite struct SearchTests {

@@ -2,6 +2,7 @@
 import CairnCore
 import CairnRedis
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct StoreTests {

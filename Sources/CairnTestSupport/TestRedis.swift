@@ -5,8 +5,8 @@ import Testing
 
 /// The real Redis the tests use: `CAIRN_TEST_REDIS_URL` (set by `scripts/test`), or else a
 /// private `redis-server` this process starts on a free loopback port and stops at exit.
-enum TestRedis {
-    static let url: String = {
+public enum TestRedis {
+    public static let url: String = {
         if let url = ProcessInfo.processInfo.environment["CAIRN_TEST_REDIS_URL"], !url.isEmpty { return url }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-test-redis-\(getpid())").path
         do {
@@ -21,28 +21,28 @@ enum TestRedis {
 
     nonisolated(unsafe) static var privateServer: RedisServerProcess?
 
-    static let pool: RedisPool = {
+    public static let pool: RedisPool = {
         var configuration = try! RedisConfiguration(url: url, poolSize: 8)
         configuration.commandTimeoutMilliseconds = 10_000
         return RedisPool(configuration: configuration)
     }()
 
     /// A store on the shared Redis. Tests keep apart by using a tenant of their own.
-    static func store(_ options: StoreOptions = StoreOptions()) -> Store {
+    public static func store(_ options: StoreOptions = StoreOptions()) -> Store {
         Store(redis: pool, options: options)
     }
 }
 
 /// A tenant name no other test uses.
-func uniqueTenant(_ label: String = "t") -> String {
+public func uniqueTenant(_ label: String = "t") -> String {
     "\(label)-\(UUID().uuidString.prefix(12))"
 }
 
-let alice = Attribution(principal: "alice")
+public let alice = Attribution(principal: "alice")
 
 /// Runs `body` and checks it fails with `reason`; returns the error for more checks.
 @discardableResult
-func expectError<T>(
+public func expectError<T>(
     _ reason: CairnError.Reason, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () async throws(CairnError) -> T
 ) async -> CairnError? {
@@ -57,7 +57,7 @@ func expectError<T>(
 }
 
 /// Polls `condition` until it holds or `seconds` pass.
-func eventually(
+public func eventually(
     _ seconds: Double = 10, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async -> Bool
 ) async {
     let deadline = Date().addingTimeInterval(seconds)

@@ -1,5 +1,3 @@
-import CairnCore
-
 /// What an item is: a plain JSON record, or a shared memory block (text with a label).
 public enum ItemKind: String, Sendable, Hashable {
     case item
@@ -39,6 +37,23 @@ public struct Item: Sendable, Hashable {
     public var block: BlockProperties?
     /// Relevance, when the item came from a `search` with a query.
     public var score: Double?
+
+    public init(
+        ns: Namespace, key: String, kind: ItemKind, value: JSONValue, version: Int, createdAt: Timestamp,
+        updatedAt: Timestamp, updatedBy: String, agent: String? = nil, block: BlockProperties? = nil, score: Double? = nil
+    ) {
+        self.ns = ns
+        self.key = key
+        self.kind = kind
+        self.value = value
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+        self.agent = agent
+        self.block = block
+        self.score = score
+    }
 }
 
 /// Who writes, for which agent, and why: recorded with every write.
@@ -66,6 +81,12 @@ public struct PutResult: Sendable, Hashable {
     public var version: Int
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
+
+    public init(version: Int, createdAt: Timestamp, updatedAt: Timestamp) {
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }
 
 public struct DeleteResult: Sendable, Hashable {
@@ -73,6 +94,11 @@ public struct DeleteResult: Sendable, Hashable {
     /// never existed).
     public var version: Int
     public var existed: Bool
+
+    public init(version: Int, existed: Bool) {
+        self.version = version
+        self.existed = existed
+    }
 }
 
 /// One kept version of one item.
@@ -85,6 +111,16 @@ public struct HistoryEntry: Sendable, Hashable {
     public var reason: String?
     /// The value after the write; nil for a delete.
     public var value: JSONValue?
+
+    public init(version: Int, op: WriteOp, at: Timestamp, by: String, agent: String?, reason: String?, value: JSONValue?) {
+        self.version = version
+        self.op = op
+        self.at = at
+        self.by = by
+        self.agent = agent
+        self.reason = reason
+        self.value = value
+    }
 }
 
 /// One entry of the tenant's audit log (its change stream).
@@ -103,4 +139,20 @@ public struct LogEntry: Sendable, Hashable {
 
     /// `write` or `delete`.
     public var type: String { op == .delete ? "delete" : "write" }
+
+    public init(
+        cursor: String, ns: Namespace, key: String, kind: ItemKind, version: Int, op: WriteOp, at: Timestamp, by: String,
+        agent: String?, reason: String?
+    ) {
+        self.cursor = cursor
+        self.ns = ns
+        self.key = key
+        self.kind = kind
+        self.version = version
+        self.op = op
+        self.at = at
+        self.by = by
+        self.agent = agent
+        self.reason = reason
+    }
 }

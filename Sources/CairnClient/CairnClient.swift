@@ -1,0 +1,118 @@
+import CairnCore
+import CairnProtocol
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A connection to a `cairnd`.
+///
+/// Every method is an async call that may be made from many tasks at once: requests are written
+/// as they come and matched to their responses by id (pipelining), and the server answers them
+/// in order. Failures are `CairnError`s: the server's (`reason` as in the protocol) or
+/// `connection_failed` when the connection could not be made or broke.
+public final class CairnClient: Sendable {
+    /// The server's `hello` notification.
+    public let hello: JSONValue
+    /// Server notifications other than `hello` (`event`, `events`, `resync`, …), in arrival order.
+    public let notifications: AsyncStream<JSONValue>
+    let channel: any Channel
+    private let ids = Atomic<Int>(0)
+
+    private init(channel: any Channel, hello: JSONValue, notifications: AsyncStream<JSONValue>) {
+        self.channel = channel
+        self.hello = hello
+        self.notifications = notifications
+    }
+
+    /// Connects to `host:port`, waits for `hello` and, with a token, authenticates.
+    public static func connect(
+        host: String = "127.0.0.1", port: Int = ProtocolInfo.defaultPort, token: String? = nil,
+        connectTimeout: Duration = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(CairnError) -> CairnClient {
+        let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingOldest(1_000_000))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClientLineDecoder(maxLineBytes: 64 << 20)))
+                        try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(notifications: continuation))
+                    }
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            throw CairnError(.connectionFailed, "cannot connect to cairnd at \(host):\(port): \(error)")
+        }
+        var iterator = stream.makeAsyncIterator()
+        guard let hello = await iterator.next(), hello["method"]?.stringValue == "hello" else {
+            channel.close(promise: nil)
+            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello: is it a cairnd?")
+        }
+        let client = CairnClient(channel: channel, hello: hello["params"] ?? .null, notifications: stream)
+        if let token { _ = try await client.auth(token: token) }
+        return client
+    }
+
+    /// Connects to `cairn://host:port` (or `host:port`).
+    public static func connect(url: String, token: String? = nil) async throws(CairnError) -> CairnClient {
+        let (host, port) = try parse(url: url)
+        return try await connect(host: host, port: port, token: token)
+    }
+
+    public static func parse(url: String) throws(CairnError) -> (host: String, port: Int) {
+        var rest = Substring(url)
+        if rest.hasPrefix("cairn://") { rest = rest.dropFirst("cairn://".count) }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        var host = rest
+        var port = ProtocolInfo.defaultPort
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let p = Int(after.dropFirst()) else { throw CairnError(.invalidParams, "bad port in \(url)") }
+                port = p
+            }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = rest[..<colon]
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
+                throw CairnError(.invalidParams, "bad port in \(url); use cairn://host:port")
+            }
+            port = p
+        }
+        guard !host.isEmpty else { throw CairnError(.invalidParams, "no host in \(url); use cairn://host:port") }
+        return (String(host), port)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Sends one request and returns its `result` (throws its `error`).
+    public func call(_ method: String, _ params: JSONValue = [:]) async throws(CairnError) -> JSONValue {
+        let response = try await rawCall(method, params)
+        if let error = response["error"] { throw RPCCoding.decodeError(error) }
+        return response["result"] ?? .null
+    }
+
+    /// Sends one request and returns the whole response object.
+    public func rawCall(_ method: String, _ params: JSONValue = [:]) async throws(CairnError) -> JSONValue {
+        let id = ids.add(1, ordering: .relaxed).newValue
+        var bytes: [UInt8] = []
+        RPCCoding.request(id: id, method: method, params: params, into: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        let promise = channel.eventLoop.makePromise(of: JSONValue.self)
+        let request = OutgoingRequest(id: id, bytes: ByteBuffer(bytes: bytes), promise: promise)
+        channel.writeAndFlush(request).whenFailure { error in
+            promise.fail(error as? CairnError ?? CairnError(.connectionFailed, "cannot send to the server: \(error)"))
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch let error as CairnError {
+            throw error
+        } catch {
+            throw CairnError(.connectionFailed, "\(error)")
+        }
+    }
+}

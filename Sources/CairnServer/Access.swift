@@ -1,0 +1,108 @@
+import Cairn
+import CairnProtocol
+
+/// What a token allows.
+public enum Grant: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// get, search, list_namespaces, history, log, subscribe, block reads, agent.context.
+    case read
+    /// block.insert, and put with if_version 0.
+    case append
+    /// All data writes, attach, detach (covers what append allows).
+    case write
+    /// Read-only override, limits, tokens of its tenant.
+    case admin
+
+    public static func < (a: Grant, b: Grant) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// Who a connection acts as, after `auth` (or by configuration).
+public struct Identity: Sendable, Hashable {
+    public var principal: String
+    /// The tenant the identity is bound to; nil for server-wide identities (configured admin
+    /// tokens, `auth: none`).
+    public var tenant: String?
+    public var grants: Set<Grant>
+    /// A token narrowed to a task and/or a role may only touch namespaces with exactly those.
+    public var task: String?
+    public var role: String?
+    /// The stored token's hash, checked again on every request so that a revocation takes
+    /// effect at once; nil for identities that are not stored tokens.
+    public var tokenHash: String?
+    public var tokenID: String?
+
+    public init(
+        principal: String, tenant: String?, grants: Set<Grant>, task: String? = nil, role: String? = nil,
+        tokenHash: String? = nil, tokenID: String? = nil
+    ) {
+        self.principal = principal
+        self.tenant = tenant
+        self.grants = grants
+        self.task = task
+        self.role = role
+        self.tokenHash = tokenHash
+        self.tokenID = tokenID
+    }
+
+    /// Every grant on every tenant.
+    public static func serverAdmin(principal: String) -> Identity {
+        Identity(principal: principal, tenant: nil, grants: Set(Grant.allCases))
+    }
+
+    /// The scope the identity may see in `tenant`.
+    func allowedScope(in tenant: String) -> Scope? {
+        try? Scope(tenant: tenant, task: task.map(Scope.Match.equals) ?? .any, role: role.map(Scope.Match.equals) ?? .any)
+    }
+
+    /// The same answer whether or not anything exists in the other tenant.
+    static func foreignTenant() -> CairnError {
+        CairnError(.forbidden, "this token may not access that tenant")
+    }
+
+    /// Checks that the identity may act on `tenant` at all.
+    public func authorize(tenant other: String) throws(CairnError) {
+        if let tenant, tenant != other { throw Identity.foreignTenant() }
+    }
+
+    /// Checks the tenant, the task/role narrowing, and that one of `anyOf` is granted.
+    public func authorize(_ ns: Namespace, anyOf needed: [Grant]) throws(CairnError) {
+        try authorize(tenant: ns.tenant)
+        if let task, ns.task != task {
+            throw CairnError(.forbidden, "this token is limited to task \(task.debugDescription)")
+        }
+        if let role, ns.role != role {
+            throw CairnError(.forbidden, "this token is limited to role \(role.debugDescription)")
+        }
+        try require(anyOf: needed)
+    }
+
+    /// Checks that `scope` lies inside what the identity may see, and the grant.
+    public func authorize(_ scope: Scope, anyOf needed: [Grant]) throws(CairnError) {
+        try authorize(tenant: scope.tenant)
+        if let allowed = allowedScope(in: scope.tenant), !allowed.covers(scope) {
+            let limits = [task.map { "task \($0.debugDescription)" }, role.map { "role \($0.debugDescription)" }]
+                .compactMap { $0 }.joined(separator: " and ")
+            throw CairnError(.forbidden, "this token is limited to \(limits); name it in the scope")
+        }
+        try require(anyOf: needed)
+    }
+
+    public func require(anyOf needed: [Grant]) throws(CairnError) {
+        guard needed.contains(where: grants.contains) else {
+            let names = needed.map(\.rawValue).joined(separator: "\" or \"")
+            throw CairnError(.forbidden, "this token lacks the \"\(names)\" grant", data: ["grant": .string(needed[0].rawValue)])
+        }
+    }
+
+    public var json: JSONValue {
+        var scope: [String: JSONValue] = [:]
+        if let task { scope["task"] = .string(task) }
+        if let role { scope["role"] = .string(role) }
+        return [
+            "principal": .string(principal), "tenant": tenant.map(JSONValue.string) ?? .null,
+            "scope": scope.isEmpty ? .null : .object(.init(uniqueKeysWithValues: scope.sorted { $0.key < $1.key })),
+            "grants": .array(grants.sorted().map { .string($0.rawValue) }),
+        ]
+    }
+}

@@ -1,0 +1,58 @@
+import Prometheus
+import Synchronization
+
+/// The server's Prometheus metrics, in a registry of its own (so that several servers in one
+/// process, as in tests, keep apart).
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let requests = Mutex<[String: Counter]>([:])
+    private let latencies = Mutex<[String: DurationHistogram]>([:])
+    let openConnections: Gauge
+    let redisErrors: Counter
+    let rejectedConnections: Counter
+
+    static let buckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(1000),
+    ]
+
+    public init() {
+        openConnections = registry.makeGauge(
+            descriptor: .init(metricName: "cairn_connections", unitName: "open", helpText: "Open client connections"))
+        redisErrors = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_redis_errors", unitName: "total", helpText: "Requests that failed because Redis was unreachable or refused"))
+        rejectedConnections = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_connections_rejected", unitName: "total", helpText: "Connections refused at the connection limit"))
+    }
+
+    /// Counts one answered request; `method` must be a known method name (or "unknown").
+    func record(method: String, outcome: String, duration: Duration) {
+        let key = method + "|" + outcome
+        let counter = requests.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = registry.makeCounter(
+                descriptor: .init(metricName: "cairn_requests", unitName: "total", helpText: "Requests by method and outcome (ok or the error reason)"),
+                labels: [("method", method), ("outcome", outcome)])
+            cache[key] = c
+            return c
+        }
+        counter.increment()
+        let histogram = latencies.withLock { cache in
+            if let h = cache[method] { return h }
+            let h = registry.makeDurationHistogram(
+                descriptor: .init(metricName: "cairn_request_duration", unitName: "seconds", helpText: "Request latency inside the server"),
+                labels: [("method", method)], buckets: ServerMetrics.buckets)
+            cache[method] = h
+            return h
+        }
+        histogram.record(duration)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+}

@@ -1,0 +1,147 @@
+import Cairn
+import CairnRedis
+import Crypto
+
+/// One stored token (never its secret).
+public struct TokenRecord: Sendable, Hashable {
+    public var id: String
+    public var tenant: String
+    public var principal: String
+    public var grants: Set<Grant>
+    public var task: String?
+    public var role: String?
+    public var createdAt: Timestamp
+
+    func identity(hash: String) -> Identity {
+        Identity(principal: principal, tenant: tenant, grants: grants, task: task, role: role, tokenHash: hash, tokenID: id)
+    }
+}
+
+/// Tokens live in Redis as hashes of their secrets, so every `cairnd` on the same Redis shares
+/// them and a revocation reaches all of them.
+///
+/// Keys (all under one hash tag, `{~tokens}`, which no encoded tenant can equal since `~` is
+/// always percent-encoded in tenants):
+/// `P:{~tokens}:s:<sha256>` hash (id, tenant, principal, grants, task, role, created),
+/// `P:{~tokens}:id:<id>` the sha256 of that token, `P:{~tokens}:t:<tenant>` set of ids.
+public final class TokenStore: Sendable {
+    let redis: RedisPool
+    let prefix: String
+
+    public init(redis: RedisPool, keyPrefix: String = "cairn") {
+        self.redis = redis
+        prefix = "\(keyPrefix):{~tokens}"
+    }
+
+    func secretKey(_ hash: String) -> String { "\(prefix):s:\(hash)" }
+    func idKey(_ id: String) -> String { "\(prefix):id:\(id)" }
+    func tenantKey(_ tenant: String) -> String { "\(prefix):t:\(KeyLayout.encode(tenant))" }
+
+    /// SHA-256 of a token, in hex.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { byte in
+            let s = String(byte, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var rng = SystemRandomNumberGenerator()  // getrandom(2): cryptographically secure
+        return (0..<bytes).map { _ in
+            let s = String(UInt8.random(in: 0...255, using: &rng), radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    /// Mints a token; the secret is returned once and only its hash is kept.
+    public func create(
+        tenant: String, principal: String, grants: Set<Grant>, task: String?, role: String?
+    ) async throws(CairnError) -> (token: String, record: TokenRecord) {
+        let id = "tk_" + TokenStore.randomHex(bytes: 8)
+        let token = "cairn_\(id)_\(TokenStore.randomHex(bytes: 32))"
+        let hash = TokenStore.hash(token)
+        let commands: [RedisCommand] = [
+            ["TIME"],
+        ]
+        let (secretKey, idKey, tenantKey) = (self.secretKey(hash), self.idKey(id), self.tenantKey(tenant))
+        let created = try await call { connection -> Int64 in
+            let now = Store.milliseconds(fromTime: try connection.pipeline(commands)[0])
+            var fields = [
+                "HSET", secretKey, "id", id, "tenant", tenant, "principal", principal,
+                "grants", grants.sorted().map(\.rawValue).joined(separator: ","), "created", String(now),
+            ]
+            if let task { fields += ["task", task] }
+            if let role { fields += ["role", role] }
+            let outcome = try connection.transaction([RedisCommand(fields), ["SET", idKey, hash], ["SADD", tenantKey, id]])
+            guard case .committed = outcome else { throw RedisError(.unexpectedReply, "token transaction aborted") }
+            return now
+        }
+        let record = TokenRecord(
+            id: id, tenant: tenant, principal: principal, grants: grants, task: task, role: role,
+            createdAt: Timestamp(millisecondsSince1970: created))
+        return (token, record)
+    }
+
+    /// The identity of a presented token, or nil when it is unknown or revoked.
+    public func identity(forToken token: String) async throws(CairnError) -> Identity? {
+        let hash = TokenStore.hash(token)
+        let key = secretKey(hash)
+        let fields = try await call { try $0.send(["HGETALL", key]).checked().fieldMap ?? [:] }
+        return TokenStore.record(fields)?.identity(hash: hash)
+    }
+
+    /// Whether a token (by hash) is still valid.
+    public func isValid(hash: String) async throws(CairnError) -> Bool {
+        let key = secretKey(hash)
+        return try await call { try $0.send(["EXISTS", key]).checked().int == 1 }
+    }
+
+    /// Revokes a token of `tenant` (any tenant when nil). False when no such token is visible.
+    public func revoke(id: String, tenant: String?) async throws(CairnError) -> Bool {
+        let idKey = self.idKey(id)
+        let prefix = self.prefix
+        return try await call { connection -> Bool in
+            guard let hash = try connection.send(["GET", idKey]).checked().string else { return false }
+            let secretKey = "\(prefix):s:\(hash)"
+            guard let owner = try connection.send(["HGET", secretKey, "tenant"]).checked().string else { return false }
+            if let tenant, tenant != owner { return false }
+            _ = try connection.transaction([["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id]])
+            return true
+        }
+    }
+
+    /// Every live token of a tenant, oldest first.
+    public func list(tenant: String) async throws(CairnError) -> [TokenRecord] {
+        let tenantKey = self.tenantKey(tenant)
+        let prefix = self.prefix
+        return try await call { connection -> [TokenRecord] in
+            let ids = (try connection.send(["SMEMBERS", tenantKey]).checked().array ?? []).compactMap(\.string)
+            guard !ids.isEmpty else { return [] }
+            let hashes = try connection.pipeline(ids.map { ["GET", "\(prefix):id:\($0)"] }).map(\.string)
+            let present = hashes.compactMap { $0 }
+            let records = try connection.pipeline(present.map { ["HGETALL", "\(prefix):s:\($0)"] })
+                .compactMap { TokenStore.record($0.fieldMap ?? [:]) }
+            return records.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        }
+    }
+
+    static func record(_ fields: [String: String]) -> TokenRecord? {
+        guard let id = fields["id"], let tenant = fields["tenant"], let principal = fields["principal"] else { return nil }
+        let grants = Set((fields["grants"] ?? "").split(separator: ",").compactMap { Grant(rawValue: String($0)) })
+        return TokenRecord(
+            id: id, tenant: tenant, principal: principal, grants: grants, task: fields["task"], role: fields["role"],
+            createdAt: Timestamp(millisecondsSince1970: fields["created"].flatMap { Int64($0) } ?? 0))
+    }
+
+    func call<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws(CairnError) -> T {
+        do {
+            return try await redis.withConnection(body)
+        } catch let error as CairnError {
+            throw error
+        } catch let error as RedisError {
+            throw Store.translate(error)
+        } catch {
+            throw CairnError(.internalError, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Cairn
+import CairnClient
+import CairnRedis
+import CairnServer
+import Foundation
+import Logging
+
+/// A `cairnd` running in this process on a free loopback port, over the tests' real Redis.
+public final class TestServer: Sendable {
+    /// The server-wide admin token this server accepts.
+    public let adminToken: String
+    public let server: CairnServer
+    public let store: Store
+    private let task: Task<Void, any Error>
+
+    public var port: Int { server.port }
+    public var url: String { "cairn://127.0.0.1:\(server.port)" }
+
+    /// Starts a server. `pool` defaults to the shared test Redis.
+    public init(
+        auth: ServerConfiguration.AuthMode = .required, pool: RedisPool = TestRedis.pool,
+        storeOptions: StoreOptions = StoreOptions(), configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
+        adminToken = "test-admin-" + UUID().uuidString
+        var configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, auth: auth, adminTokenHashes: [TokenStore.hash(adminToken)])
+        configure(&configuration)
+        store = Store(redis: pool, options: storeOptions)
+        var logger = Logger(label: "test-cairnd")
+        logger.logLevel = ProcessInfo.processInfo.environment["CAIRN_TEST_LOG"] == nil ? .critical : .debug
+        let server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
+        self.server = server
+        task = Task { try await server.run() }
+    }
+
+    /// A client connected (and, unless `token` is nil and `admin` false, authenticated).
+    public func client(token: String? = nil, admin: Bool = false) async throws -> CairnClient {
+        try await CairnClient.connect(host: "127.0.0.1", port: port, token: admin ? adminToken : token)
+    }
+
+    /// A tenant token with `grants`, minted through the server's admin.
+    public func token(
+        tenant: String, principal: String = "p", grants: [String], task: String? = nil, role: String? = nil
+    ) async throws -> String {
+        let admin = try await client(admin: true)
+        defer { Task { await admin.close() } }
+        return try await admin.createToken(tenant: tenant, principal: principal, grants: grants, task: task, role: role).token
+    }
+
+    /// Graceful shutdown, and waits until the server stopped.
+    public func stop() async {
+        server.beginGracefulShutdown()
+        _ = try? await task.value
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Cairn
+import CairnRedis
+import CairnServer
+import Foundation
+import Logging
+import ServiceLifecycle
+
+@main
+struct Cairnd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cairnd",
+        abstract: "Cairn's server: shared memory for teams of LLM agents, over NDJSON/JSON-RPC on TCP.",
+        discussion: "Every flag also reads an environment variable (CAIRN_…); flags win. Secrets only come from files or the environment.")
+
+    @OptionGroup var options: Options
+
+    func run() async throws {
+        let settings = try Settings(options)
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "cairnd")
+        let configuration = ServerConfiguration(
+            host: settings.listenHost, port: settings.listenPort, auth: settings.auth,
+            adminTokenHashes: Set(settings.adminTokens.map(TokenStore.hash)), maxLineBytes: settings.maxLineBytes,
+            maxConnections: settings.maxConnections)
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        logger.info("cairnd starting: \(settings.summary)")
+        if settings.auth == .required && settings.adminTokens.isEmpty {
+            logger.warning("no admin token configured: set CAIRN_ADMIN_TOKEN_FILE to mint tenant tokens with token.create")
+        }
+
+        var embedded: RedisServerProcess?
+        let redisURL: String
+        if let url = settings.redisURL {
+            redisURL = url
+        } else {
+            let directory = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("redis").path
+            do {
+                embedded = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+            } catch {
+                logger.critical("cannot start the embedded redis-server: \(error)")
+                throw ExitCode.failure
+            }
+            redisURL = embedded!.url
+            logger.info("embedded redis-server started on 127.0.0.1:\(embedded!.port) (pid \(embedded!.processIdentifier), data in \(directory), append-only file on)")
+        }
+        defer {
+            if let embedded {
+                embedded.stop(save: true)
+                logger.info("embedded redis-server stopped")
+            }
+        }
+
+        let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
+        let reachable = try? await pool.send(["PING"])
+        if reachable?.string != "PONG" {
+            logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")
+        }
+        let store = Store(redis: pool, options: settings.storeOptions)
+        let server: CairnServer
+        do {
+            server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
+        } catch {
+            logger.critical("cannot listen on \(settings.listenHost):\(settings.listenPort): \(error)")
+            await pool.shutdown()
+            throw ExitCode.failure
+        }
+        logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
+
+        var services: [any Service] = [CairnService(server: server)]
+        if let host = settings.metricsHost {
+            let metrics = try await MetricsServer.bind(host: host, port: settings.metricsPort, metrics: server.metrics)
+            logger.info("metrics on http://\(host):\(metrics.port)/metrics")
+            services.append(MetricsService(server: metrics))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("cairnd stopped: every connection closed")
+        await pool.shutdown()
+    }
+}
+
+/// The protocol server as a service: graceful shutdown stops accepting, finishes the requests
+/// in flight, then closes the connections.
+struct CairnService: Service {
+    let server: CairnServer
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}
+
+struct MetricsService: Service {
+    let server: MetricsServer
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            server.close()
+        }
+    }
+}

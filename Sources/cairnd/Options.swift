@@ -1,0 +1,174 @@
+import ArgumentParser
+import Cairn
+import CairnServer
+import Foundation
+
+/// `cairnd`'s settings: each flag falls back to its environment variable, then to a default.
+struct Options: ParsableArguments {
+    @Option(help: "host:port to listen on. Env CAIRN_LISTEN. Default 127.0.0.1:7420.")
+    var listen: String?
+
+    @Option(help: "Redis URL redis://[:password@]host:port[/db]. Env CAIRN_REDIS_URL. Without one, cairnd starts its own redis-server (data under --data-dir).")
+    var redisURL: String?
+
+    @Option(help: "Folder for the embedded redis-server's data. Env CAIRN_DATA_DIR. Default .cairn/data.")
+    var dataDir: String?
+
+    @Option(help: "Redis connections (and threads) in the pool. Env CAIRN_REDIS_POOL_SIZE. Default 16.")
+    var redisPoolSize: Int?
+
+    @Option(help: "required or none (development; loopback only). Env CAIRN_AUTH. Default required.")
+    var auth: String?
+
+    @Option(help: "File of server-wide admin tokens, one per line. Env CAIRN_ADMIN_TOKEN_FILE. (Env CAIRN_ADMIN_TOKEN also adds one; never pass a token as a flag.)")
+    var adminTokenFile: String?
+
+    @Option(help: "host:port for Prometheus /metrics, or 'off'. Env CAIRN_METRICS_LISTEN. Default 127.0.0.1:9420.")
+    var metricsListen: String?
+
+    @Option(help: "Longest request line in bytes. Env CAIRN_MAX_LINE_BYTES. Default 1048576.")
+    var maxLineBytes: Int?
+
+    @Option(help: "Largest value in bytes of JSON. Env CAIRN_MAX_VALUE_BYTES. Default 262144.")
+    var maxValueBytes: Int?
+
+    @Option(help: "Most open client connections. Env CAIRN_MAX_CONNECTIONS. Default 10000.")
+    var maxConnections: Int?
+
+    @Option(help: "Versions of history kept per item. Env CAIRN_HISTORY_LIMIT. Default 100.")
+    var historyLimit: Int?
+
+    @Option(help: "Entries kept in each tenant's change stream. Env CAIRN_STREAM_LENGTH. Default 100000.")
+    var streamLength: Int?
+
+    @Option(help: "Prefix of every Redis key. Env CAIRN_KEY_PREFIX. Default cairn.")
+    var keyPrefix: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error. Env CAIRN_LOG_LEVEL. Default info.")
+    var logLevel: String?
+}
+
+/// The settings after flags, environment and defaults are merged and checked.
+struct Settings {
+    var listenHost: String
+    var listenPort: Int
+    var redisURL: String?
+    var dataDirectory: String
+    var poolSize: Int
+    var auth: ServerConfiguration.AuthMode
+    var adminTokens: [String]
+    var adminTokenSources: [String]
+    var metricsHost: String?
+    var metricsPort: Int
+    var maxLineBytes: Int
+    var maxConnections: Int
+    var storeOptions: StoreOptions
+    var logLevel: String
+
+    init(_ o: Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        func env(_ name: String) -> String? {
+            guard let v = environment[name], !v.isEmpty else { return nil }
+            return v
+        }
+        func int(_ flag: Int?, _ name: String, _ fallback: Int, min: Int = 1) throws -> Int {
+            if let flag { return try Settings.atLeast(flag, min, name) }
+            guard let text = env(name) else { return fallback }
+            guard let v = Int(text) else { throw ValidationError("\(name)=\(text) is not a number") }
+            return try Settings.atLeast(v, min, name)
+        }
+        (listenHost, listenPort) = try Settings.hostPort(o.listen ?? env("CAIRN_LISTEN") ?? "127.0.0.1:7420", what: "listen address")
+        redisURL = o.redisURL ?? env("CAIRN_REDIS_URL")
+        dataDirectory = o.dataDir ?? env("CAIRN_DATA_DIR") ?? ".cairn/data"
+        poolSize = try int(o.redisPoolSize, "CAIRN_REDIS_POOL_SIZE", 16)
+        let authText = o.auth ?? env("CAIRN_AUTH") ?? "required"
+        guard let auth = ServerConfiguration.AuthMode(rawValue: authText) else {
+            throw ValidationError("auth must be 'required' or 'none', not \(authText.debugDescription)")
+        }
+        self.auth = auth
+        adminTokens = []
+        adminTokenSources = []
+        if let file = o.adminTokenFile ?? env("CAIRN_ADMIN_TOKEN_FILE") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read the admin token file \(file)")
+            }
+            let tokens = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            adminTokens += tokens
+            adminTokenSources.append("\(tokens.count) from \(file)")
+        }
+        if let token = env("CAIRN_ADMIN_TOKEN") {
+            adminTokens.append(token)
+            adminTokenSources.append("1 from CAIRN_ADMIN_TOKEN")
+        }
+        if let weak = adminTokens.first(where: { $0.count < 16 }) {
+            _ = weak
+            throw ValidationError("admin tokens must be at least 16 characters long (use e.g. `openssl rand -hex 32`)")
+        }
+        let metrics = o.metricsListen ?? env("CAIRN_METRICS_LISTEN") ?? "127.0.0.1:9420"
+        if metrics == "off" {
+            metricsHost = nil
+            metricsPort = 0
+        } else {
+            let (h, p) = try Settings.hostPort(metrics, what: "metrics address")
+            metricsHost = h
+            metricsPort = p
+        }
+        maxLineBytes = try int(o.maxLineBytes, "CAIRN_MAX_LINE_BYTES", 1_048_576, min: 1024)
+        maxConnections = try int(o.maxConnections, "CAIRN_MAX_CONNECTIONS", 10_000)
+        storeOptions = StoreOptions(
+            keyPrefix: o.keyPrefix ?? env("CAIRN_KEY_PREFIX") ?? "cairn",
+            historyLimit: try int(o.historyLimit, "CAIRN_HISTORY_LIMIT", 100),
+            streamLength: try int(o.streamLength, "CAIRN_STREAM_LENGTH", 100_000),
+            maxValueBytes: try int(o.maxValueBytes, "CAIRN_MAX_VALUE_BYTES", 256 * 1024, min: 16))
+        if storeOptions.keyPrefix.isEmpty || storeOptions.keyPrefix.contains("{") || storeOptions.keyPrefix.contains("}") {
+            throw ValidationError("the key prefix must be non-empty and hold no braces")
+        }
+        logLevel = o.logLevel ?? env("CAIRN_LOG_LEVEL") ?? "info"
+    }
+
+    static func atLeast(_ v: Int, _ min: Int, _ name: String) throws -> Int {
+        guard v >= min else { throw ValidationError("\(name) must be at least \(min) (got \(v))") }
+        return v
+    }
+
+    /// `host:port`, `[v6]:port` or `:port` (all interfaces).
+    static func hostPort(_ text: String, what: String) throws -> (String, Int) {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(after: close)...].dropFirst()
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("\(what) must be host:port (got \(text.debugDescription))")
+        }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("\(what) has a bad port: \(text.debugDescription)")
+        }
+        return (String(host), port)
+    }
+
+    /// One line for the log: every setting, no secrets.
+    var summary: String {
+        [
+            "listen=\(listenHost):\(listenPort)",
+            "redis=\(redisURL.flatMap { try? RedisURLSummary.redact($0) } ?? "embedded (data in \(dataDirectory))")",
+            "pool=\(poolSize)", "auth=\(auth.rawValue)",
+            "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
+            "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
+            "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)",
+            "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
+            "key_prefix=\(storeOptions.keyPrefix)",
+        ].joined(separator: " ")
+    }
+}
+
+enum RedisURLSummary {
+    static func redact(_ url: String) throws -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+    }
+}
