@@ -95,7 +95,12 @@ let package = Package(
         // Shared by the test targets: the real Redis they use, and an in-process cairnd.
         .target(
             name: "CairnTestSupport",
-            dependencies: ["Cairn", "CairnRedis", "CairnServer", "CairnClient"],
+            dependencies: [
+                "Cairn", "CairnRedis", "CairnServer", "CairnClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Sources/CairnTestSupport"
         ),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnProtocol"]),

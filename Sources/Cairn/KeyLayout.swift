@@ -39,6 +39,12 @@ public struct KeyLayout: Sendable, Hashable {
     /// The list of one item's kept history entries, newest first.
     public func history(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":h:" + member(ns, key) }
 
+    /// The blocks attached to one agent: a hash from label to the block's index member.
+    public func agent(_ tenant: String, _ agent: String) -> String { tenantRoot(tenant) + ":a:" + KeyLayout.encode(agent) }
+
+    /// The agents one block is attached to: a set of agent ids.
+    public func attachments(_ ns: Namespace, _ label: String) -> String { tenantRoot(ns.tenant) + ":at:" + member(ns, label) }
+
     /// Decodes an index member back into its namespace and key.
     public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
         let parts = member.split(separator: ":", omittingEmptySubsequences: false)

@@ -36,11 +36,7 @@ public final class Store: Sendable {
         let text = try encodeValue(value)
         let outcome = try await commitWrite(ns: ns, key: key, attribution: attribution, readValue: false) { context throws(CairnError) in
             let current = context.current
-            if current.isLive, current.kind == .block {
-                throw CairnError(
-                    .wrongKind, "\(key.debugDescription) is a block; edit it with the block methods",
-                    data: ["field": "key"])
-            }
+            if current.isLive, current.kind == .block { throw Store.wrongKind(key, is: .block) }
             try Store.check(ifVersion: ifVersion, current: current)
             return WritePlan(action: .write(valueText: text, kind: .item, block: nil), op: .put)
         }
@@ -50,20 +46,43 @@ public final class Store: Sendable {
     }
 
     /// Deletes `key`, leaving a tombstone so that versions keep counting. Deleting an absent key
-    /// writes nothing and answers `existed: false`.
+    /// writes nothing and answers `existed: false`. A block is detached from every agent in the
+    /// same transaction.
     @discardableResult
     public func delete(
         _ ns: Namespace, key: String, ifVersion: Int? = nil, by attribution: Attribution
     ) async throws(CairnError) -> DeleteResult {
         try Key.validate(key)
         try validate(attribution)
-        let outcome = try await commitWrite(ns: ns, key: key, attribution: attribution, readValue: false) { context throws(CairnError) in
+        return try await deleteItem(ns, key: key, ifVersion: ifVersion, by: attribution, only: nil)
+    }
+
+    /// Deletes an item or a block (`only` restricts the kind: `wrong_kind` otherwise).
+    func deleteItem(
+        _ ns: Namespace, key: String, ifVersion: Int?, by attribution: Attribution, only kind: ItemKind?
+    ) async throws(CairnError) -> DeleteResult {
+        let attachmentsKey = layout.attachments(ns, key)
+        let layout = self.layout
+        let outcome = try await commitWrite(
+            ns: ns, key: key, attribution: attribution, readValue: false, extraWatch: [attachmentsKey],
+            extraReads: [["SMEMBERS", attachmentsKey]]
+        ) { context throws(CairnError) in
             let current = context.current
+            if let kind, current.isLive, current.kind != kind { throw Store.wrongKind(key, is: current.kind ?? .item) }
             if ifVersion != 0 { try Store.check(ifVersion: ifVersion, current: current) }
             guard current.isLive else { return WritePlan(action: .nothing, op: .delete) }
-            return WritePlan(action: .delete, op: .delete)
+            let agents = (context.extraReplies.first?.array ?? []).compactMap(\.string)
+            var detach: [RedisCommand] = agents.map { ["HDEL", layout.agent(ns.tenant, $0), key] }
+            if !agents.isEmpty { detach.append(["DEL", attachmentsKey]) }
+            return WritePlan(action: .delete, op: .delete, extraCommands: detach)
         }
         return DeleteResult(version: outcome.version, existed: outcome.existed)
+    }
+
+    static func wrongKind(_ key: String, is kind: ItemKind) -> CairnError {
+        kind == .block
+            ? CairnError(.wrongKind, "\(key.debugDescription) is a block; use the block methods", data: ["field": "key"])
+            : CairnError(.wrongKind, "\(key.debugDescription) is a plain item, not a block; use put/get", data: ["field": "label"])
     }
 
     static func check(ifVersion: Int?, current: StoredItem) throws(CairnError) {

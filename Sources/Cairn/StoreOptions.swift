@@ -17,7 +17,7 @@ public struct StoreOptions: Sendable, Hashable {
 
     public init(
         keyPrefix: String = "cairn", historyLimit: Int = 100, streamLength: Int = 100_000,
-        maxValueBytes: Int = 256 * 1024, maxReasonBytes: Int = 4096, maxWriteAttempts: Int = 64
+        maxValueBytes: Int = 256 * 1024, maxReasonBytes: Int = 4096, maxWriteAttempts: Int = 128
     ) {
         self.keyPrefix = keyPrefix
         self.historyLimit = historyLimit

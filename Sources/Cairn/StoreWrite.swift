@@ -41,12 +41,62 @@ struct WriteOutcome: Sendable {
     var before: StoredItem
 }
 
+/// What an optimistic transaction decided after its reads.
+enum Decision<T: Sendable>: Sendable {
+    /// `MULTI`, these commands, `EXEC`; then answer `T`.
+    case commit([RedisCommand], T)
+    /// Write nothing (`UNWATCH`) and answer `T`.
+    case done(T)
+}
+
 extension Store {
-    /// Runs one optimistic write: `WATCH` the item (and `extraWatch`), read it, let `plan`
-    /// decide, then `MULTI` … `EXEC` the item, its history, the tenant index and the change
-    /// stream together. A concurrent change aborts `EXEC`; the write is then tried again from the
-    /// read, after a jittered backoff, up to `maxWriteAttempts` times. `plan` runs on a Redis
-    /// thread and may throw a `CairnError` to refuse: nothing is written then.
+    /// Runs one optimistic transaction: `WATCH` the keys, run `reads` (one round trip), let
+    /// `decide` choose, then `MULTI` … `EXEC` its commands (one round trip). If a watched key
+    /// changed in between, `EXEC` writes nothing and the whole thing runs again after a jittered
+    /// backoff, up to `maxWriteAttempts` times. `decide` runs on a Redis thread; a `CairnError`
+    /// it throws refuses the request and nothing is written.
+    func optimistic<T: Sendable>(
+        watch: [String], reads: [RedisCommand], what: @autoclosure () -> String,
+        decide: @escaping @Sendable ([RedisValue]) throws(CairnError) -> Decision<T>
+    ) async throws(CairnError) -> T {
+        for attempt in 0..<options.maxWriteAttempts {
+            let outcome: T? = try await redisCall { connection -> T? in
+                let replies = try connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
+                for reply in replies { try reply.checked() }
+                let decision: Decision<T>
+                do {
+                    decision = try decide(Array(replies.dropFirst()))
+                } catch {
+                    _ = try? connection.send(["UNWATCH"])
+                    throw error
+                }
+                switch decision {
+                case .done(let answer):
+                    _ = try connection.send(["UNWATCH"])
+                    return answer
+                case .commit(let commands, let answer):
+                    switch try connection.transaction(commands) {
+                    case .aborted:
+                        return nil
+                    case .committed(let results):
+                        if let failed = results.first(where: { if case .error = $0 { true } else { false } }) {
+                            // Everything is validated before MULTI, so this is a bug or Redis out of memory.
+                            throw RedisError(.server, "a command inside EXEC failed: \(failed)")
+                        }
+                        return answer
+                    }
+                }
+            }
+            if let outcome { return outcome }
+            await Store.backoff(attempt: attempt)
+        }
+        throw CairnError.unavailable(
+            "gave up after \(options.maxWriteAttempts) attempts: \(what()) is changing too fast; retry", retryAfterMs: 50)
+    }
+
+    /// One write of one item: reads its header (and value when asked), Redis's clock and any
+    /// `extraReads` under `WATCH`, lets `plan` decide, and commits the item, its history entry,
+    /// the tenant index and a change-stream entry together (see `optimistic`).
     func commitWrite(
         ns: Namespace, key: String, attribution: Attribution, readValue: Bool,
         extraWatch: [String] = [], extraReads: [RedisCommand] = [],
@@ -55,69 +105,44 @@ extension Store {
         let itemKey = layout.item(ns, key)
         let layout = self.layout
         let options = self.options
-        for attempt in 0..<options.maxWriteAttempts {
-            let outcome: WriteOutcome? = try await redisCall { connection in
-                var reads: [RedisCommand] = [RedisCommand(["WATCH", itemKey] + extraWatch)]
-                reads.append(RedisCommand(["HMGET", itemKey] + ItemField.header + (readValue ? [ItemField.value] : [])))
-                reads.append(["TIME"])
-                reads.append(contentsOf: extraReads)
-                let replies = try connection.pipeline(reads)
-                for reply in replies { try reply.checked() }
-                let header = replies[1].array ?? []
-                let current = StoredItem(
-                    header: .array(Array(header.prefix(ItemField.header.count))),
-                    value: readValue ? header.last : nil)
-                let now = Store.milliseconds(fromTime: replies[2])
-                let context = WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(3)))
-                let decided: WritePlan
-                do {
-                    decided = try plan(context)
-                } catch {
-                    _ = try? connection.send(["UNWATCH"])
-                    throw error
-                }
-                let updated = max(now, current.updatedMs)
-                let created = current.isLive ? current.createdMs : updated
-                let version = current.version + 1
-                var commands: [RedisCommand]
-                var valueText: String?
-                switch decided.action {
-                case .nothing:
-                    _ = try connection.send(["UNWATCH"])
-                    return WriteOutcome(
+        var reads: [RedisCommand] = [RedisCommand(["HMGET", itemKey] + ItemField.header + (readValue ? [ItemField.value] : []))]
+        reads.append(["TIME"])
+        reads.append(contentsOf: extraReads)
+        return try await optimistic(watch: [itemKey] + extraWatch, reads: reads, what: "\(ns) key \(key.debugDescription)") {
+            replies throws(CairnError) -> Decision<WriteOutcome> in
+            let header = replies[0].array ?? []
+            let current = StoredItem(
+                header: .array(Array(header.prefix(ItemField.header.count))), value: readValue ? header.last : nil)
+            let now = Store.milliseconds(fromTime: replies[1])
+            let decided = try plan(WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(2))))
+            let updated = max(now, current.updatedMs)
+            let created = current.isLive ? current.createdMs : updated
+            let version = current.version + 1
+            var commands: [RedisCommand]
+            var valueText: String?
+            switch decided.action {
+            case .nothing:
+                return .done(
+                    WriteOutcome(
                         version: current.liveVersion, createdMs: current.createdMs, updatedMs: current.updatedMs,
-                        valueText: current.valueText, existed: current.isLive, wrote: false, before: current)
-                case .write(let text, let kind, let block):
-                    valueText = text
-                    commands = Store.writeCommands(
-                        layout: layout, options: options, ns: ns, key: key, version: version, createdMs: created,
-                        updatedMs: updated, valueText: text, kind: kind, block: block, op: decided.op,
-                        attribution: attribution)
-                case .delete:
-                    commands = Store.deleteCommands(
-                        layout: layout, options: options, ns: ns, key: key, version: version, updatedMs: updated,
-                        kind: current.kind ?? .item, attribution: attribution)
-                }
-                commands.append(contentsOf: decided.extraCommands)
-                switch try connection.transaction(commands) {
-                case .aborted:
-                    return nil
-                case .committed(let results):
-                    if let failed = results.first(where: { if case .error = $0 { true } else { false } }) {
-                        // Validation happens before MULTI, so this is a bug or a Redis out of memory.
-                        throw RedisError(.server, "a command inside EXEC failed: \(failed)")
-                    }
-                    return WriteOutcome(
-                        version: version, createdMs: created, updatedMs: updated, valueText: valueText,
-                        existed: current.isLive, wrote: true, before: current)
-                }
+                        valueText: current.valueText, existed: current.isLive, wrote: false, before: current))
+            case .write(let text, let kind, let block):
+                valueText = text
+                commands = Store.writeCommands(
+                    layout: layout, options: options, ns: ns, key: key, version: version, createdMs: created,
+                    updatedMs: updated, valueText: text, kind: kind, block: block, op: decided.op, attribution: attribution)
+            case .delete:
+                commands = Store.deleteCommands(
+                    layout: layout, options: options, ns: ns, key: key, version: version, updatedMs: updated,
+                    kind: current.kind ?? .item, attribution: attribution)
             }
-            if let outcome { return outcome }
-            await Store.backoff(attempt: attempt)
+            commands.append(contentsOf: decided.extraCommands)
+            return .commit(
+                commands,
+                WriteOutcome(
+                    version: version, createdMs: created, updatedMs: updated, valueText: valueText, existed: current.isLive,
+                    wrote: true, before: current))
         }
-        throw CairnError.unavailable(
-            "gave up after \(options.maxWriteAttempts) attempts: \(ns) key \(key.debugDescription) is changing too fast; retry",
-            retryAfterMs: 50)
     }
 
     /// Sleeps a random time that grows with `attempt` (full jitter, capped at about 20 ms).

@@ -37,6 +37,7 @@ extension CairnClient {
             role: r["scope"]?["role"]?.stringValue)
     }
 
+    /// A params object from the pairs whose value is not nil.
     static func params(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
         var o = OrderedDictionary<String, JSONValue>()
         for (k, v) in pairs { if let v { o[k] = v } }

@@ -88,6 +88,12 @@ public final class CairnServer: Sendable {
         registry.shutdown()
     }
 
+    /// Connections busy with a request right now.
+    public var requestsInFlight: Int { registry.busyCount }
+
+    /// Open connections.
+    public var connectionCount: Int { registry.count }
+
     /// Closes every connection at once (requests in flight are not answered).
     public func closeAllConnections() {
         registry.closeAll()
@@ -164,6 +170,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     var count: Int { state.withLock { $0.connections.count } }
+    var busyCount: Int { state.withLock { $0.connections.values.filter(\.busy).count } }
 
     func add(_ id: Int, channel: any Channel, limit: Int) -> Bool {
         state.withLock { s in

@@ -21,6 +21,7 @@ struct MethodTable: Sendable {
         var table = MethodTable()
         SessionMethods.register(in: &table)
         ItemMethods.register(in: &table)
+        BlockMethods.register(in: &table)
         return table
     }()
 }

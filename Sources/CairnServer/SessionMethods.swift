@@ -17,7 +17,9 @@ enum SessionMethods {
                 session.identity = context.configuration.auth == .none ? .serverAdmin(principal: "anonymous") : nil
                 throw CairnError(.unauthenticated, "unknown or revoked token")
             }
-            return session.identity!.json
+            let identity = session.identity!
+            session.logger.info("authenticated as \(identity.principal) (\(identity.tokenID ?? "server admin token"))")
+            return identity.json
         }
 
         table.add("token.create") { session, params throws(CairnError) in

@@ -1,0 +1,162 @@
+import Cairn
+import CairnProtocol
+
+/// The `block.*` and `agent.*` methods: shared memory blocks and their attachments.
+enum BlockMethods {
+    static func register(in table: inout MethodTable) {
+        table.add("block.create") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let value = try params.optionalString("value") ?? ""
+            var properties = BlockProperties()
+            properties.description = try params.optionalString("description")
+            properties.limit = try params.int("limit", default: 5000, in: 1...maximumBlockLimit)
+            properties.readOnly = try params.optionalBool("read_only") ?? false
+            properties.metadata = params["metadata"]
+            let agents = try params.stringArray("agents") ?? []
+            let attribution = try session.attribution(params)
+            try session.caller.authorize(ns, anyOf: [.write])
+            let block = try await session.context.store.createBlock(
+                ns, label: label, BlockDraft(value: value, properties: properties), agents: agents, by: attribution)
+            return Wire.item(block)
+        }
+
+        table.add("block.get") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let version = try params.optionalInt("version", in: 1...Int.max)
+            try session.caller.authorize(ns, anyOf: [.read])
+            return Wire.item(try await session.context.store.block(ns, label: label, version: version))
+        }
+
+        table.add("block.update") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let changes = BlockChanges(
+                value: try params.optionalString("value"), description: try params.optionalString("description"),
+                limit: try params.optionalInt("limit", in: 1...maximumBlockLimit), readOnly: try params.optionalBool("read_only"),
+                metadata: params["metadata"])
+            let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
+            let attribution = try session.attribution(params)
+            let caller = try session.caller
+            try caller.authorize(ns, anyOf: [.write])
+            let version = try await session.context.store.updateBlock(
+                ns, label: label, changes, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin))
+            return ["version": .int(version)]
+        }
+
+        table.add("block.insert") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let text = try params.string("text")
+            let line = try params.int("line", default: -1, in: -1...Int.max)
+            let attribution = try session.attribution(params)
+            let caller = try session.caller
+            try caller.authorize(ns, anyOf: [.append, .write])
+            let r = try await session.context.store.insertIntoBlock(
+                ns, label: label, text: text, line: line, by: attribution, admin: caller.grants.contains(.admin))
+            return ["version": .int(r.version), "value": .string(r.value)]
+        }
+
+        table.add("block.replace") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let old = try params.string("old")
+            if old.isEmpty { throw CairnError.invalidParams("old", "old must not be empty; use block.insert to add text") }
+            let new = try params.optionalString("new") ?? ""
+            if params["new"] == nil && params.object["new"] == nil { throw CairnError.invalidParams("new", "new is required (\"\" deletes the text)") }
+            let attribution = try session.attribution(params)
+            let caller = try session.caller
+            try caller.authorize(ns, anyOf: [.write])
+            let r = try await session.context.store.replaceInBlock(
+                ns, label: label, old: old, new: new, by: attribution, admin: caller.grants.contains(.admin))
+            return ["version": .int(r.version), "value": .string(r.value)]
+        }
+
+        table.add("block.rethink") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let value = try params.string("value")
+            let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
+            let attribution = try session.attribution(params)
+            let caller = try session.caller
+            try caller.authorize(ns, anyOf: [.write])
+            let version = try await session.context.store.rethinkBlock(
+                ns, label: label, value: value, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin))
+            return ["version": .int(version)]
+        }
+
+        table.add("block.delete") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
+            let attribution = try session.attribution(params)
+            try session.caller.authorize(ns, anyOf: [.write])
+            let r = try await session.context.store.deleteBlock(ns, label: label, ifVersion: ifVersion, by: attribution)
+            return ["version": .int(r.version), "existed": .bool(r.existed)]
+        }
+
+        table.add("block.list") { session, params throws(CairnError) in
+            let scope = try params.scope()
+            let search = try params.optionalString("label_search")
+            let limit = try params.int("limit", default: 50, in: 1...maximumPageSize)
+            let offset = try params.int("offset", default: 0, in: 0...Int.max)
+            try session.caller.authorize(scope, anyOf: [.read])
+            let blocks = try await session.context.store.listBlocks(scope, labelSearch: search, limit: limit, offset: offset)
+            return ["blocks": .array(blocks.map(Wire.item))]
+        }
+
+        for (name, attach) in [("block.attach", true), ("block.detach", false)] {
+            table.add(name) { session, params throws(CairnError) in
+                let ns = try params.namespace()
+                let label = try params.key("label")
+                let agent = try params.key("agent")
+                let reason = try params.optionalString("reason")
+                let caller = try session.caller
+                try caller.authorize(ns, anyOf: [.write])
+                let who = Attribution(principal: caller.principal, reason: reason)
+                if attach {
+                    try await session.context.store.attach(ns, label: label, agent: agent, by: who)
+                } else {
+                    try await session.context.store.detach(ns, label: label, agent: agent, by: who)
+                }
+                return [:]
+            }
+        }
+
+        table.add("block.agents") { session, params throws(CairnError) in
+            let ns = try params.namespace()
+            let label = try params.key("label")
+            try session.caller.authorize(ns, anyOf: [.read])
+            let agents = try await session.context.store.agents(of: ns, label: label)
+            return ["agents": .array(agents.map(JSONValue.string))]
+        }
+
+        table.add("agent.blocks") { session, params throws(CairnError) in
+            let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
+            _ = (tenant, agent)
+            return ["blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted)]
+        }
+
+        table.add("agent.context") { session, params throws(CairnError) in
+            let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
+            return [
+                "blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted),
+                "rendered": .string(ContextRendering.render(agent: agent, tenant: tenant, blocks: blocks)),
+            ]
+        }
+    }
+
+    /// The agent's blocks read at one instant, less those outside a narrowed token's scope
+    /// (counted in `omitted`).
+    static func visibleContext(_ session: Session, _ params: Params) async throws(CairnError) -> (String, String, [Item], Int) {
+        let tenant = try params.namespaceComponent("tenant")
+        let agent = try params.key("agent")
+        let caller = try session.caller
+        try caller.authorize(tenant: tenant)
+        try caller.require(anyOf: [.read])
+        let all = try await session.context.store.agentContext(tenant: tenant, agent: agent)
+        let visible = all.filter { (try? caller.authorize($0.ns, anyOf: [.read])) != nil }
+        return (tenant, agent, visible, all.count - visible.count)
+    }
+}

@@ -1,0 +1,71 @@
+import Cairn
+import CairnClient
+import CairnRedis
+import CairnServer
+import CairnTestSupport
+import Foundation
+import Testing
+
+@Suite struct LifecycleTests {
+    @Test func redisOutageGivesPromptUnavailableAndTheSameConnectionsRecover() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-srv-outage-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var redis: RedisServerProcess? = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+        let port = redis!.port
+        var configuration = try RedisConfiguration(url: redis!.url, poolSize: 4)
+        configuration.connectTimeoutMilliseconds = 500
+        let pool = RedisPool(configuration: configuration)
+        let server = try await TestServer(pool: pool)
+        let t = uniqueTenant()
+        let ns = try Namespace(tenant: t)
+        let token = try await server.token(tenant: t, grants: ["read", "write"])
+        let client = try await server.client(token: token)
+        let admin = try await server.client(admin: true)
+        try await client.put(ns, key: "k", value: 1)
+
+        redis!.stop(save: true)
+        redis = nil
+        for c in [client, admin] {
+            let started = ContinuousClock.now
+            let error = await expectError(.unavailable) { () throws(CairnError) in try await c.put(ns, key: "k", value: 2) }
+            #expect(error?.code == 5003)
+            #expect(error?.data["retry_after_ms"] != nil)
+            await expectError(.unavailable) { () throws(CairnError) in try await c.get(ns, key: "k") }
+            #expect(ContinuousClock.now - started < .seconds(5), "answers must come promptly, not hang")
+        }
+        #expect(try await client.ping())  // the connection itself is fine
+
+        redis = try RedisServerProcess(.init(dataDirectory: directory, port: port, appendOnly: true))
+        // The same connections work again.
+        #expect(try await client.get(ns, key: "k")?.value == 1)
+        #expect(try await client.put(ns, key: "k", value: 3).version == 2)
+        #expect(try await admin.get(ns, key: "k")?.value == 3)
+        await client.close()
+        await admin.close()
+        await server.stop()
+        await pool.shutdown()
+        redis!.stop(save: false)
+    }
+
+    @Test func requestInFlightAtShutdownIsAnswered() async throws {
+        let server = try await TestServer()
+        let t = uniqueTenant()
+        let ns = try Namespace(tenant: t)
+        let client = try await server.client(admin: true)
+        let idle = try await server.client(admin: true)
+        // Hold the backing Redis for a moment so that the put is surely in flight.
+        let pauser = RedisConnection(configuration: try RedisConfiguration(url: TestRedis.url))
+        defer { pauser.close() }
+        _ = try pauser.run(["CLIENT", "PAUSE", "1000", "WRITE"])
+        let inFlight = Task { try await client.put(ns, key: "paused", value: "answered too") }
+        await eventually { server.server.requestsInFlight > 0 }
+        server.server.beginGracefulShutdown()
+        // The request in flight gets its answer…
+        #expect(try await inFlight.value.version == 1)
+        // …and then the connections close; new ones are refused.
+        await expectError(.connectionFailed) { () throws(CairnError) in try await idle.ping() }
+        await expectError(.connectionFailed) { () throws(CairnError) in _ = try await CairnClient.connect(port: server.port) }
+        await server.stop()
+        #expect(try await TestRedis.store().get(ns, key: "paused")?.value == "answered too")
+    }
+}
