@@ -120,7 +120,17 @@ public final class RedisConnection: @unchecked Sendable {
         return RedisConnection.convert(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
-    /// Whether a reply is already buffered or the socket has data, waiting up to `milliseconds`.
+    /// A reply already read off the socket and buffered, without blocking; nil when none is.
+    public func bufferedReply() throws(RedisError) -> RedisValue? {
+        guard let ctx = context else { return nil }
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReplyFromReader(ctx, &raw) != REDIS_OK { throw connectionFailed(ctx) }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Whether the socket has data, waiting up to `milliseconds`.
     public func waitForData(milliseconds: Int) -> Bool {
         guard let ctx = context else { return false }
         var pfd = pollfd(fd: ctx.pointee.fd, events: Int16(POLLIN), revents: 0)

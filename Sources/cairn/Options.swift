@@ -1,0 +1,180 @@
+import ArgumentParser
+import CairnClient
+import CairnCore
+import Foundation
+
+/// The process environment (a variable set to the empty string counts as unset).
+func environment(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+/// Options every command takes: where the server is, how to authenticate, how to print.
+struct GlobalOptions: ParsableArguments {
+    static let defaultURL = "cairn://127.0.0.1:7420"
+
+    @Option(help: ArgumentHelp("The server, cairn://HOST:PORT (default: $CAIRN_URL, else \(defaultURL)).", valueName: "url"))
+    var url: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp(
+            "Read the token from this file (default: the token in $CAIRN_TOKEN). Tokens are never given on the command line.",
+            valueName: "path"))
+    var tokenFile: String?
+
+    @Flag(help: "Machine output: the server's JSON result, one JSON value per line.")
+    var json = false
+
+    var resolvedURL: String { url ?? environment("CAIRN_URL") ?? Self.defaultURL }
+
+    func validate() throws {
+        do {
+            _ = try CairnClient.parse(url: resolvedURL)
+        } catch {
+            throw ValidationError("\(error.message) (from \(url == nil ? "$CAIRN_URL" : "--url"))")
+        }
+        _ = try token()
+    }
+
+    /// The token to authenticate with: the --token-file's content, else $CAIRN_TOKEN, else none.
+    func token() throws -> String? {
+        if let tokenFile {
+            guard let data = FileManager.default.contents(atPath: tokenFile) else {
+                throw ValidationError("cannot read the token file \(tokenFile)")
+            }
+            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw ValidationError("the token file \(tokenFile) is empty") }
+            return token
+        }
+        return environment("CAIRN_TOKEN")
+    }
+}
+
+/// `--tenant`, or $CAIRN_TENANT; a usage error when neither is set.
+func resolveTenant(_ tenant: String?) throws -> String {
+    guard let tenant = tenant ?? environment("CAIRN_TENANT") else {
+        throw ValidationError("missing --tenant (or set CAIRN_TENANT)")
+    }
+    return tenant
+}
+
+/// Turns a name rule broken on the client side into a usage error.
+func usage<T>(_ body: () throws(CairnError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw ValidationError(error.message)
+    }
+}
+
+/// Where one item lives: `--tenant`, `--task`, `--role`.
+struct NamespaceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
+    var tenant: String?
+
+    @Option(help: ArgumentHelp("The task of the namespace; omit for memory outside any task.", valueName: "task"))
+    var task: String?
+
+    @Option(help: ArgumentHelp("The role of the namespace; omit for memory outside any role.", valueName: "role"))
+    var role: String?
+
+    func validate() throws { _ = try namespace() }
+
+    func namespace() throws -> Namespace {
+        let tenant = try resolveTenant(tenant)
+        return try usage { () throws(CairnError) in try Namespace(tenant: tenant, task: task, role: role) }
+    }
+}
+
+/// A set of namespaces of one tenant: an omitted `--task`/`--role` matches any value or none,
+/// `--no-task`/`--no-role` matches only namespaces without one.
+struct ScopeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
+    var tenant: String?
+
+    @Option(help: ArgumentHelp("Only this task (default: any task, or none).", valueName: "task"))
+    var task: String?
+
+    @Option(help: ArgumentHelp("Only this role (default: any role, or none).", valueName: "role"))
+    var role: String?
+
+    @Flag(name: .customLong("no-task"), help: "Only namespaces without a task.")
+    var noTask = false
+
+    @Flag(name: .customLong("no-role"), help: "Only namespaces without a role.")
+    var noRole = false
+
+    func validate() throws { _ = try scope() }
+
+    func scope() throws -> Scope {
+        if task != nil, noTask { throw ValidationError("--task and --no-task exclude each other") }
+        if role != nil, noRole { throw ValidationError("--role and --no-role exclude each other") }
+        let tenant = try resolveTenant(tenant)
+        let task: Scope.Match = noTask ? .absent : self.task.map(Scope.Match.equals) ?? .any
+        let role: Scope.Match = noRole ? .absent : self.role.map(Scope.Match.equals) ?? .any
+        return try usage { () throws(CairnError) in try Scope(tenant: tenant, task: task, role: role) }
+    }
+}
+
+/// Parses a JSON argument; text that is not JSON is a usage error.
+func parseJSON(_ text: String, what: String, hint: String = "") throws -> JSONValue {
+    do {
+        return try JSONValue(parsing: text)
+    } catch {
+        throw ValidationError("\(what) is not valid JSON (\(error))\(hint)")
+    }
+}
+
+func checkKey(_ key: String, field: String = "key") throws {
+    try usage { () throws(CairnError) in try Key.validate(key, field: field) }
+}
+
+func parseTime(_ text: String?, flag: String) throws -> JSONValue? {
+    guard let text else { return nil }
+    guard let time = Timestamp(rfc3339: text) else {
+        throw ValidationError("\(flag) \(text.debugDescription) is not an RFC 3339 time such as 2026-11-22T10:00:00Z")
+    }
+    return .string(time.rfc3339)
+}
+
+extension Namespace {
+    /// The namespace as the protocol writes it: absent components left out.
+    var json: JSONValue {
+        var o: JSONValue = ["tenant": .string(tenant)]
+        if let task { o.set("task", .string(task)) }
+        if let role { o.set("role", .string(role)) }
+        return o
+    }
+}
+
+extension Scope {
+    /// The scope as the protocol writes it: "any" left out, "absent only" as null.
+    var json: JSONValue {
+        var o: JSONValue = ["tenant": .string(tenant)]
+        for (name, match) in [("task", task), ("role", role)] {
+            switch match {
+            case .any: break
+            case .absent: o.set(name, .null)
+            case .equals(let v): o.set(name, .string(v))
+            }
+        }
+        return o
+    }
+}
+
+extension JSONValue {
+    /// Sets an object member (no-op on other values).
+    mutating func set(_ key: String, _ value: JSONValue?) {
+        guard case .object(var o) = self, let value else { return }
+        o[key] = value
+        self = .object(o)
+    }
+
+    /// An object of the given members, leaving out the nil ones.
+    static func params(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
+        var o: JSONValue = [:]
+        for (k, v) in pairs { o.set(k, v) }
+        return o
+    }
+}
