@@ -46,7 +46,7 @@ let package = Package(
         // The store: versioned items under typed namespaces, history, audit log.
         .target(
             name: "Cairn",
-            dependencies: ["CairnCore", "CairnRedis"]
+            dependencies: ["CairnCore", "CairnRedis", .product(name: "DequeModule", package: "swift-collections")]
         ),
         // The wire: JSON-RPC framing and the JSON shape of items, shared by server and clients.
         .target(

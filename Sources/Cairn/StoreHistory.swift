@@ -80,3 +80,86 @@ extension Store {
         return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.count <= 20 && $0.allSatisfy(\.isNumber) }
     }
 }
+
+/// A position in a tenant's change stream: a Redis stream id `ms-seq`.
+public struct StreamCursor: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let milliseconds: UInt64
+    public let sequence: UInt64
+
+    /// Before every entry.
+    public static let start = StreamCursor(milliseconds: 0, sequence: 0)
+
+    public init(milliseconds: UInt64, sequence: UInt64) {
+        self.milliseconds = milliseconds
+        self.sequence = sequence
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
+        milliseconds = ms
+        sequence = seq
+    }
+
+    public var description: String { "\(milliseconds)-\(sequence)" }
+
+    /// The greatest cursor before this one.
+    public var predecessor: StreamCursor {
+        if sequence > 0 { return StreamCursor(milliseconds: milliseconds, sequence: sequence - 1) }
+        if milliseconds > 0 { return StreamCursor(milliseconds: milliseconds - 1, sequence: UInt64.max) }
+        return self
+    }
+
+    public static func < (a: StreamCursor, b: StreamCursor) -> Bool {
+        (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence)
+    }
+}
+
+/// What a tenant's change stream holds right now.
+public struct StreamBounds: Sendable, Hashable {
+    /// The newest entry's id (`start` when the stream is empty or absent).
+    public var head: StreamCursor
+    /// The newest id trimmed away (`start` when nothing was trimmed): a cursor older than this
+    /// has lost entries.
+    public var trimmedThrough: StreamCursor
+}
+
+extension Store {
+    /// Up to `count` entries of the tenant's change stream after `cursor`, oldest first. An
+    /// entry that cannot be decoded comes back with a nil entry (so the reader still moves on).
+    public func readStream(
+        tenant: String, after cursor: StreamCursor, count: Int
+    ) async throws(CairnError) -> [(cursor: StreamCursor, entry: LogEntry?)] {
+        let key = layout.stream(tenant)
+        let reply = try await redisCall { connection in
+            try connection.send(["XRANGE", key, "(\(cursor)", "+", "COUNT", String(count)]).checked()
+        }
+        return (reply.array ?? []).compactMap { raw in
+            guard let pair = raw.array, pair.count == 2, let id = pair[0].string, let position = StreamCursor(id) else { return nil }
+            return (position, StreamRecord.decode(id: id, fields: pair[1].fieldMap ?? [:], tenant: tenant))
+        }
+    }
+
+    /// The newest entry and the trim point of the tenant's change stream.
+    public func streamBounds(tenant: String) async throws(CairnError) -> StreamBounds {
+        let key = layout.stream(tenant)
+        let reply = try await redisCall { connection -> RedisValue in
+            let info = try connection.send(["XINFO", "STREAM", key])
+            if case .error = info { return .null }  // no such key: nothing written yet
+            return info
+        }
+        guard let fields = reply.fieldMap else { return StreamBounds(head: .start, trimmedThrough: .start) }
+        let deleted = fields["max-deleted-entry-id"].flatMap(StreamCursor.init) ?? .start
+        // Trimming (XADD MAXLEN) removes the oldest entries without moving max-deleted-entry-id:
+        // when fewer entries are left than were ever added, everything before the first kept
+        // entry is gone.
+        var trimmed = StreamCursor.start
+        if let added = fields["entries-added"].flatMap({ Int($0) }), let length = fields["length"].flatMap({ Int($0) }),
+            added > length, let first = fields["recorded-first-entry-id"].flatMap(StreamCursor.init)
+        {
+            trimmed = first.predecessor
+        }
+        return StreamBounds(
+            head: fields["last-generated-id"].flatMap(StreamCursor.init) ?? .start, trimmedThrough: max(deleted, trimmed))
+    }
+}

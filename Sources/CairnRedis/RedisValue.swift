@@ -38,7 +38,7 @@ extension RedisValue {
         map.reserveCapacity(a.count / 2)
         var i = 0
         while i + 1 < a.count {
-            if let k = a[i].string, let v = a[i + 1].string { map[k] = v }
+            if let k = a[i].string, let v = a[i + 1].string ?? a[i + 1].int.map(String.init) { map[k] = v }
             i += 2
         }
         return map

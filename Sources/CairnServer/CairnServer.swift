@@ -13,6 +13,7 @@ struct ServerContext: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
     let methods: MethodTable
+    let feed: ChangeFeed
 }
 
 /// `cairnd` as a library: a SwiftNIO server speaking the Cairn protocol over TCP.
@@ -27,6 +28,8 @@ public final class CairnServer: Sendable {
     let context: ServerContext
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>
     let registry: ConnectionRegistry
+    /// Change events for this server's subscribers (one Redis pub/sub connection).
+    public let feed: ChangeFeed
 
     public static func bind(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore? = nil,
@@ -48,26 +51,34 @@ public final class CairnServer: Sendable {
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                 }
             }
-        return CairnServer(configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel)
+        let metrics = ServerMetrics()
+        let feed = ChangeFeed(
+            store: store, options: FeedOptions(maxBufferedEvents: configuration.maxBufferedEvents),
+            log: { [logger] line in logger.notice("\(line)") }, onDrop: { metrics.subscriptionsDropped.increment() })
+        await feed.start()
+        return CairnServer(
+            configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics)
     }
 
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore?, logger: Logger,
-        channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>
+        channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics
     ) {
         self.configuration = configuration
         serverChannel = channel
         port = channel.channel.localAddress?.port ?? configuration.port
-        metrics = ServerMetrics()
+        self.metrics = metrics
         registry = ConnectionRegistry()
         context = ServerContext(
             configuration: configuration, store: store,
             tokens: tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix), metrics: metrics,
-            logger: logger, methods: MethodTable.standard)
+            logger: logger, methods: MethodTable.standard, feed: feed)
+        self.feed = feed
     }
 
     /// Serves connections until shut down. Returns when every connection has closed.
     public func run() async throws {
+        defer { feed.stop() }
         try await withTaskCancellationHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await serverChannel.executeThenClose { inbound in
@@ -121,9 +132,10 @@ public final class CairnServer: Sendable {
             registry.remove(id)
             context.metrics.openConnections.decrement()
         }
-        let session = Session(context: context, logger: logger)
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let session = Session(context: context, logger: logger, output: outbound)
+                defer { session.close() }
                 try await outbound.write(ByteBuffer(bytes: session.hello()))
                 for try await frame in inbound {
                     guard registry.beginRequest(id) else { break }
@@ -137,6 +149,7 @@ public final class CairnServer: Sendable {
                         reply = await session.handle(line: line.readableBytesView)
                     }
                     if let reply { try await outbound.write(ByteBuffer(bytes: reply)) }
+                    session.responseWritten()
                     if !registry.endRequest(id) || close { break }
                 }
             }

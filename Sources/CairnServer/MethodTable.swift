@@ -22,6 +22,7 @@ struct MethodTable: Sendable {
         SessionMethods.register(in: &table)
         ItemMethods.register(in: &table)
         BlockMethods.register(in: &table)
+        EventMethods.register(in: &table)
         return table
     }()
 }

@@ -23,11 +23,19 @@ public struct ServerConfiguration: Sendable {
     /// Bytes of unsent output a connection may hold before the server stops reading its
     /// requests (a client that does not read its answers stalls itself, not the server).
     public var maxPendingOutputBytes: Int
+    /// Most subscriptions one connection may hold.
+    public var maxSubscriptionsPerConnection: Int
+    /// Events a subscription may have waiting to be sent; past that it gets a `resync` and is
+    /// dropped.
+    public var maxBufferedEvents: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 7420, auth: AuthMode = .required, adminTokenHashes: Set<String> = [],
-        maxLineBytes: Int = 1_048_576, maxConnections: Int = 10_000, maxPendingOutputBytes: Int = 4 * 1_048_576
+        maxLineBytes: Int = 1_048_576, maxConnections: Int = 10_000, maxPendingOutputBytes: Int = 4 * 1_048_576,
+        maxSubscriptionsPerConnection: Int = 16, maxBufferedEvents: Int = 10_000
     ) {
+        self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
+        self.maxBufferedEvents = maxBufferedEvents
         self.host = host
         self.port = port
         self.auth = auth

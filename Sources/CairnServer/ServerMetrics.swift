@@ -10,6 +10,10 @@ public final class ServerMetrics: Sendable {
     let openConnections: Gauge
     let redisErrors: Counter
     let rejectedConnections: Counter
+    let subscriptionsOpened: Counter
+    let subscriptionsClosed: Counter
+    let subscriptionsDropped: Counter
+    let eventsSent: Counter
 
     static let buckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -24,6 +28,14 @@ public final class ServerMetrics: Sendable {
             descriptor: .init(metricName: "cairn_redis_errors", unitName: "total", helpText: "Requests that failed because Redis was unreachable or refused"))
         rejectedConnections = registry.makeCounter(
             descriptor: .init(metricName: "cairn_connections_rejected", unitName: "total", helpText: "Connections refused at the connection limit"))
+        subscriptionsOpened = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_subscriptions_opened", unitName: "total", helpText: "Subscriptions opened"))
+        subscriptionsClosed = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_subscriptions_closed", unitName: "total", helpText: "Subscriptions ended (unsubscribed, dropped, connection closed)"))
+        subscriptionsDropped = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_subscriptions_dropped", unitName: "total", helpText: "Subscriptions dropped with a resync because the client read too slowly"))
+        eventsSent = registry.makeCounter(
+            descriptor: .init(metricName: "cairn_events_sent", unitName: "total", helpText: "Change events sent to subscribers"))
     }
 
     /// Counts one answered request; `method` must be a known method name (or "unknown").

@@ -10,11 +10,33 @@ final class Session {
     let logger: Logger
     /// Who the connection acts as; nil until `auth` (unless auth is off).
     var identity: Identity?
+    /// Where notifications (events) are written, between responses.
+    let output: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// The connection's subscriptions, shared with their forwarding tasks.
+    let subscriptions = ConnectionSubscriptions()
+    var subscriptionCounter = 0
+    /// Work to start once the current response is written (a subscription's first event must
+    /// not overtake the `subscribe` answer).
+    var afterResponse: [() -> Void] = []
 
-    init(context: ServerContext, logger: Logger) {
+    init(context: ServerContext, logger: Logger, output: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.context = context
         self.logger = logger
+        self.output = output
         if context.configuration.auth == .none { identity = .serverAdmin(principal: "anonymous") }
+    }
+
+    /// Called after each response (or nothing) was written for a line.
+    func responseWritten() {
+        let work = afterResponse
+        afterResponse.removeAll()
+        for start in work { start() }
+    }
+
+    /// The connection is closing: end its subscriptions.
+    func close() {
+        subscriptions.cancelAll()
+        afterResponse.removeAll()
     }
 
     func hello() -> [UInt8] {

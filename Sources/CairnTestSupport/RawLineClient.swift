@@ -13,9 +13,15 @@ public final class RawLineClient: Sendable {
         init(_ iterator: AsyncStream<String>.AsyncIterator) { self.iterator = iterator }
     }
 
-    public init(port: Int, host: String = "127.0.0.1") async throws {
+    /// `reading: false` reads nothing off the socket until `startReading()`: a client that
+    /// does not read its answers (with a small receive buffer, so the server feels it at once).
+    public init(port: Int, host: String = "127.0.0.1", reading: Bool = true) async throws {
         let (stream, continuation) = AsyncStream<String>.makeStream()
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if !reading {
+            bootstrap = bootstrap.channelOption(.autoRead, value: false).channelOption(.socketOption(.so_rcvbuf), value: 4096)
+        }
+        channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RawLineDecoder()))
@@ -24,6 +30,12 @@ public final class RawLineClient: Sendable {
             }
             .connect(host: host, port: port).get()
         reader = Reader(stream.makeAsyncIterator())
+    }
+
+    /// Starts reading (after `reading: false`).
+    public func startReading() async throws {
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
     }
 
     /// Sends `text` as it is (add the newline yourself).

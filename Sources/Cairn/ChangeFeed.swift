@@ -1,0 +1,340 @@
+import CairnCore
+import CairnRedis
+import Synchronization
+
+/// What a subscription yields.
+public enum FeedMessage: Sendable, Hashable {
+    /// One committed write in the subscription's scope.
+    case event(LogEntry)
+    /// Events may have been missed (the stream was trimmed past the cursor, or the reader fell
+    /// too far behind): re-read what you need. After an overflow it is the last message.
+    case resync(ResyncCause, cursor: StreamCursor)
+}
+
+/// Why a subscription got a `resync`.
+public enum ResyncCause: String, Sendable, Hashable {
+    /// The stream was trimmed past the subscription's cursor: events between are gone. The
+    /// subscription goes on from the oldest kept entry.
+    case trimmed
+    /// The reader fell `maxBufferedEvents` behind: the subscription was dropped (this is its
+    /// last message). Re-read, then subscribe again from the cursor.
+    case tooSlow = "too_slow"
+
+    /// What a person should know, and do.
+    public func explanation(cursor: StreamCursor) -> String {
+        switch self {
+        case .trimmed:
+            "the change stream was trimmed past the cursor; events up to \(cursor) are gone: re-read the scope, then go on"
+        case .tooSlow:
+            "the subscriber fell too far behind and the subscription was dropped: re-read the scope, then subscribe again from cursor \(cursor)"
+        }
+    }
+}
+
+/// Settings of a `ChangeFeed`.
+public struct FeedOptions: Sendable, Hashable {
+    /// Messages a subscription may hold unread; one more drops it with a `resync`.
+    public var maxBufferedEvents: Int
+    /// How often every tenant with subscribers reads its stream even without a notification (a
+    /// safety net; keyspace notifications make delivery immediate).
+    public var pollIntervalMilliseconds: Int
+    /// Entries read from a stream at a time.
+    public var readBatch: Int
+
+    public init(maxBufferedEvents: Int = 10_000, pollIntervalMilliseconds: Int = 1000, readBatch: Int = 512) {
+        self.maxBufferedEvents = maxBufferedEvents
+        self.pollIntervalMilliseconds = pollIntervalMilliseconds
+        self.readBatch = readBatch
+    }
+}
+
+/// Change events for subscribers in this process.
+///
+/// Every write appends an entry to its tenant's change stream inside the write's `MULTI`; that
+/// stream is the record, in commit order, with a cursor per entry. Redis keyspace notifications
+/// on the stream keys are the live signal: one pub/sub connection (one `RedisSubscriber`
+/// thread) per feed hears every `XADD`, and the tenant's pump then reads the stream forward from
+/// each subscription's cursor. Notifications are only a wake-up call: when one is lost (the
+/// pub/sub connection dropped, a slow pub/sub client), the reconnect or the poll timer wakes
+/// the pumps and they read from where they were, so no event is missed.
+public final class ChangeFeed: Sendable {
+    public let store: Store
+    public let options: FeedOptions
+    private let registry = FeedRegistry()
+    let onDrop: @Sendable () -> Void
+    private let nextID = Atomic<Int>(0)
+    private let subscriber: RedisSubscriber
+    private let ticker: Mutex<Task<Void, Never>?> = Mutex(nil)
+    /// Called with a line worth logging (notification set-up, reconnects, dropped subscribers).
+    let log: @Sendable (String) -> Void
+
+    /// `log` gets a line for each thing worth logging; `onDrop` is called when a subscription is
+    /// dropped for reading too slowly.
+    public init(
+        store: Store, options: FeedOptions = FeedOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
+        onDrop: @escaping @Sendable () -> Void = {}
+    ) {
+        self.store = store
+        self.options = options
+        self.log = log
+        self.onDrop = onDrop
+        let redis = store.redis.configuration
+        let pattern = "__keyspace@\(redis.database)__:\(store.options.keyPrefix):{*}:log"
+        let keyspacePrefix = "__keyspace@\(redis.database)__:"
+        let registry = self.registry
+        subscriber = RedisSubscriber(
+            configuration: redis, patterns: [pattern],
+            onMessage: { channel, _ in
+                guard channel.hasPrefix(keyspacePrefix), let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count)))
+                else { return }
+                registry.feed(tenant)?.wake()
+            },
+            onConnectionChange: { connected, detail in
+                registry.listening.store(connected, ordering: .relaxed)
+                if connected {
+                    // Whatever was written while we were not listening is in the streams: read on.
+                    for feed in registry.all() { feed.wake() }
+                } else {
+                    log("change feed: the Redis pub/sub connection dropped (\(detail)); reconnecting, then catching up from the streams")
+                }
+            })
+    }
+
+    /// Turns on keyspace notifications for streams (when Redis allows `CONFIG SET`) and starts
+    /// listening. Answers what it did, for the log.
+    @discardableResult
+    public func start() async -> String {
+        let status = await enableKeyspaceNotifications()
+        log(status)
+        subscriber.start()
+        let interval = UInt64(max(10, options.pollIntervalMilliseconds)) * 1_000_000
+        let registry = self.registry
+        let task = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: interval)
+                for feed in registry.all() { feed.wake() }
+            }
+        }
+        ticker.withLock { $0 = task }
+        return status
+    }
+
+    /// Stops listening and ends every subscription.
+    public func stop() {
+        subscriber.stop()
+        ticker.withLock { $0?.cancel() }
+        for feed in registry.all() { feed.close() }
+    }
+
+    /// Whether the pub/sub connection is up right now.
+    public var isListening: Bool { registry.listening.load(ordering: .relaxed) }
+
+    /// Subscriptions open right now, in every tenant.
+    public var subscriptionCount: Int { registry.all().reduce(0) { $0 + $1.count } }
+
+    /// `notify-keyspace-events` must include `K` (keyspace channel) and `t` (stream commands).
+    func enableKeyspaceNotifications() async -> String {
+        do {
+            let current = try await store.redis.send(["CONFIG", "GET", "notify-keyspace-events"])
+            let flags = current.array?.last?.string ?? ""
+            if flags.contains("K") && (flags.contains("t") || flags.contains("A")) {
+                return "change feed: Redis keyspace notifications already include streams (notify-keyspace-events=\(flags))"
+            }
+            var wanted = flags
+            if !wanted.contains("K") { wanted += "K" }
+            if !wanted.contains("t") && !wanted.contains("A") { wanted += "t" }
+            let set = try await store.redis.send(["CONFIG", "SET", "notify-keyspace-events", wanted])
+            if case .error(let message) = set { throw RedisError(.server, message) }
+            return "change feed: set Redis notify-keyspace-events=\(wanted) (was \"\(flags)\") so that writes wake subscribers at once"
+        } catch {
+            return "change feed: could not enable keyspace notifications (\(error)); set `notify-keyspace-events Kt` in redis.conf by hand. Until then events arrive by polling every \(options.pollIntervalMilliseconds) ms"
+        }
+    }
+
+    /// `prefix:{tenant}:log` → tenant.
+    static func tenant(ofStreamKey key: String) -> String? {
+        guard let open = key.firstIndex(of: "{"), let close = key[open...].firstIndex(of: "}"), key.hasSuffix("}:log") else { return nil }
+        return KeyLayout.decode(key[key.index(after: open)..<close])
+    }
+
+    /// Subscribes to every write in `scope` after `cursor` (after now when nil). When the stream
+    /// was trimmed past `cursor`, the first message is a `resync`.
+    public func subscribe(_ scope: Scope, from cursor: StreamCursor? = nil) async throws(CairnError) -> Subscription {
+        let bounds = try await store.streamBounds(tenant: scope.tenant)
+        var start = cursor ?? bounds.head
+        let mailbox = Mailbox<FeedMessage>(capacity: options.maxBufferedEvents)
+        if let cursor {
+            if cursor > bounds.head {
+                throw CairnError.invalidParams("from", "cursor \(cursor) is ahead of the stream (newest \(bounds.head)); use a cursor from an event")
+            }
+            if cursor < bounds.trimmedThrough {
+                _ = mailbox.push(.resync(.trimmed, cursor: bounds.trimmedThrough))
+                start = bounds.trimmedThrough
+            }
+        }
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        let feed = registry.feed(scope.tenant, orMake: { TenantFeed(tenant: scope.tenant, store: store, options: options, log: log, onDrop: onDrop) })
+        feed.add(id: id, scope: scope, cursor: start, mailbox: mailbox)
+        feed.wake()
+        return Subscription(id: id, scope: scope, cursor: start, mailbox: mailbox) { [weak feed] in feed?.remove(id) }
+    }
+}
+
+/// The tenant feeds of a `ChangeFeed`, shared with its subscriber thread and timer.
+final class FeedRegistry: Sendable {
+    private let tenants = Mutex<[String: TenantFeed]>([:])
+    let listening = Atomic<Bool>(false)
+
+    func feed(_ tenant: String) -> TenantFeed? { tenants.withLock { $0[tenant] } }
+
+    func feed(_ tenant: String, orMake make: () -> TenantFeed) -> TenantFeed {
+        tenants.withLock { all in
+            if let existing = all[tenant] { return existing }
+            let created = make()
+            all[tenant] = created
+            return created
+        }
+    }
+
+    func all() -> [TenantFeed] { tenants.withLock { Array($0.values) } }
+}
+
+/// One subscription: an `AsyncSequence` of `FeedMessage`s. It ends when cancelled, when the
+/// feed stops, or after a `resync` for falling behind.
+public final class Subscription: AsyncSequence, Sendable {
+    public typealias Element = FeedMessage
+    public let id: Int
+    public let scope: Scope
+    /// The cursor the subscription started after.
+    public let startCursor: StreamCursor
+    let mailbox: Mailbox<FeedMessage>
+    private let onCancel: @Sendable () -> Void
+
+    init(id: Int, scope: Scope, cursor: StreamCursor, mailbox: Mailbox<FeedMessage>, onCancel: @escaping @Sendable () -> Void) {
+        self.id = id
+        self.scope = scope
+        startCursor = cursor
+        self.mailbox = mailbox
+        self.onCancel = onCancel
+    }
+
+    deinit { cancel() }
+
+    /// Stops the subscription; the sequence ends after what is already queued.
+    public func cancel() {
+        onCancel()
+        mailbox.finish()
+    }
+
+    /// Everything queued right now, without waiting (for batching).
+    public func drainQueued() -> [FeedMessage] { mailbox.drain() }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let mailbox: Mailbox<FeedMessage>
+        public mutating func next() async -> FeedMessage? { await mailbox.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(mailbox: mailbox) }
+}
+
+/// The subscriptions of one tenant, and the pump that reads its stream for them.
+final class TenantFeed: Sendable {
+    struct Entry {
+        var scope: Scope
+        var cursor: StreamCursor
+        var mailbox: Mailbox<FeedMessage>
+    }
+
+    let tenant: String
+    let store: Store
+    let options: FeedOptions
+    let log: @Sendable (String) -> Void
+    let onDrop: @Sendable () -> Void
+    private let subscriptions = Mutex<[Int: Entry]>([:])
+    private let wakeups: AsyncStream<Void>.Continuation
+    private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    init(tenant: String, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void, onDrop: @escaping @Sendable () -> Void) {
+        self.onDrop = onDrop
+        self.tenant = tenant
+        self.store = store
+        self.options = options
+        self.log = log
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        wakeups = continuation
+        let task = Task { [weak self] in
+            for await _ in stream {
+                guard let self else { return }
+                await self.drain()
+            }
+        }
+        pump.withLock { $0 = task }
+    }
+
+    var count: Int { subscriptions.withLock { $0.count } }
+
+    func add(id: Int, scope: Scope, cursor: StreamCursor, mailbox: Mailbox<FeedMessage>) {
+        subscriptions.withLock { $0[id] = Entry(scope: scope, cursor: cursor, mailbox: mailbox) }
+    }
+
+    func remove(_ id: Int) {
+        _ = subscriptions.withLock { $0.removeValue(forKey: id) }
+    }
+
+    func wake() { wakeups.yield() }
+
+    func close() {
+        let all = subscriptions.withLock { s in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for entry in all { entry.mailbox.finish() }
+        wakeups.finish()
+        pump.withLock { $0?.cancel() }
+    }
+
+    /// Reads the stream forward for every subscription until all are at its end. Subscriptions
+    /// at the same cursor (the usual case: all live) share one read.
+    func drain() async {
+        while true {
+            let snapshot = subscriptions.withLock { Array($0) }
+            if snapshot.isEmpty { return }
+            var groups: [StreamCursor: [(Int, Entry)]] = [:]
+            for (id, entry) in snapshot { groups[entry.cursor, default: []].append((id, entry)) }
+            var more = false
+            for (cursor, group) in groups {
+                let batch: [(cursor: StreamCursor, entry: LogEntry?)]
+                do {
+                    batch = try await store.readStream(tenant: tenant, after: cursor, count: options.readBatch)
+                } catch {
+                    return  // Redis is away; the next wake-up (poll or reconnect) tries again
+                }
+                guard let last = batch.last?.cursor else { continue }
+                if batch.count == options.readBatch { more = true }
+                for (id, entry) in group {
+                    var dropped = false
+                    var previous = cursor
+                    for item in batch {
+                        defer { previous = item.cursor }
+                        guard let event = item.entry, entry.scope.contains(event.ns) else { continue }
+                        switch entry.mailbox.push(.event(event)) {
+                        case .accepted: continue
+                        case .closed: dropped = true
+                        case .full:
+                            dropped = true
+                            // Resume point: just before the first event that did not fit.
+                            entry.mailbox.replaceAll(with: .resync(.tooSlow, cursor: previous))
+                            log("change feed: subscription \(id) on \(entry.scope) dropped: its reader fell \(options.maxBufferedEvents) events behind")
+                            onDrop()
+                        }
+                        break
+                    }
+                    subscriptions.withLock { all in
+                        if dropped { all.removeValue(forKey: id) } else { all[id]?.cursor = last }
+                    }
+                }
+            }
+            if !more { return }
+        }
+    }
+}

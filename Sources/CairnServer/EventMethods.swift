@@ -1,0 +1,207 @@
+import Cairn
+import CairnProtocol
+import Logging
+import NIOCore
+import Synchronization
+
+/// A connection's open subscriptions and their forwarding tasks.
+final class ConnectionSubscriptions: Sendable {
+    struct Active: Sendable {
+        var subscription: Subscription
+        var task: Task<Void, Never>?
+    }
+
+    private let active = Mutex<[String: Active]>([:])
+
+    var count: Int { active.withLock { $0.count } }
+
+    func add(_ name: String, _ subscription: Subscription) {
+        active.withLock { $0[name] = Active(subscription: subscription, task: nil) }
+    }
+
+    func setTask(_ name: String, _ task: Task<Void, Never>) {
+        let orphan: Task<Void, Never>? = active.withLock { all in
+            guard all[name] != nil else { return task }
+            all[name]?.task = task
+            return nil
+        }
+        orphan?.cancel()
+    }
+
+    /// Removes and stops one subscription; false when there is none by that name.
+    @discardableResult
+    func remove(_ name: String) -> Bool {
+        guard let entry = active.withLock({ $0.removeValue(forKey: name) }) else { return false }
+        entry.subscription.cancel()
+        entry.task?.cancel()
+        return true
+    }
+
+    func cancelAll() {
+        let all = active.withLock { a in
+            defer { a.removeAll() }
+            return Array(a.values)
+        }
+        for entry in all {
+            entry.subscription.cancel()
+            entry.task?.cancel()
+        }
+    }
+}
+
+/// `subscribe` and `unsubscribe`, and the task that turns a subscription's messages into
+/// `event` / `events` / `resync` notifications on the connection.
+enum EventMethods {
+    static func register(in table: inout MethodTable) {
+        table.add("subscribe") { session, params throws(CairnError) in
+            let scope = try params.scope()
+            var from: StreamCursor?
+            if let text = try params.optionalString("from") {
+                guard let cursor = StreamCursor(text) else {
+                    throw CairnError.invalidParams("from", "from must be a cursor from an earlier event or subscribe answer")
+                }
+                from = cursor
+            }
+            let includeValues = try params.optionalBool("include_values") ?? false
+            let coalesce = try params.int("coalesce_ms", default: 0, in: 0...60_000)
+            let caller = try session.caller
+            try caller.authorize(scope, anyOf: [.read])
+            let limit = session.context.configuration.maxSubscriptionsPerConnection
+            guard session.subscriptions.count < limit else {
+                throw CairnError(.tooMany, "this connection already has \(limit) subscriptions; unsubscribe one or open another connection", data: ["limit": .int(limit)])
+            }
+            let subscription = try await session.context.feed.subscribe(scope, from: from)
+            session.subscriptionCounter += 1
+            let name = "s\(session.subscriptionCounter)"
+            session.subscriptions.add(name, subscription)
+            let forwarder = Forwarder(
+                name: name, subscription: subscription, output: session.output, store: session.context.store,
+                tokens: session.context.tokens, tokenHash: caller.tokenHash, includeValues: includeValues,
+                coalesceMilliseconds: coalesce, logger: session.logger, metrics: session.context.metrics,
+                subscriptions: session.subscriptions)
+            session.afterResponse.append {
+                session.subscriptions.setTask(name, Task { await forwarder.run() })
+            }
+            session.context.metrics.subscriptionsOpened.increment()
+            return ["subscription": .string(name), "cursor": .string(subscription.startCursor.description)]
+        }
+
+        table.add("unsubscribe") { session, params throws(CairnError) in
+            let name = try params.string("subscription")
+            guard session.subscriptions.remove(name) else {
+                throw CairnError(.notFound, "no subscription \(name.debugDescription) on this connection")
+            }
+            return [:]
+        }
+    }
+}
+
+/// Forwards one subscription's messages to its connection.
+struct Forwarder: Sendable {
+    let name: String
+    let subscription: Subscription
+    let output: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let store: Store
+    let tokens: TokenStore
+    let tokenHash: String?
+    let includeValues: Bool
+    let coalesceMilliseconds: Int
+    let logger: Logger
+    let metrics: ServerMetrics
+    let subscriptions: ConnectionSubscriptions
+
+    func run() async {
+        defer { metrics.subscriptionsClosed.increment() }
+        var lastTokenCheck = ContinuousClock.now
+        for await first in subscription {
+            var messages = [first]
+            if coalesceMilliseconds > 0, case .event = first {
+                try? await Task.sleep(nanoseconds: UInt64(coalesceMilliseconds) * 1_000_000)
+                messages += subscription.drainQueued()
+            }
+            if let tokenHash, ContinuousClock.now - lastTokenCheck > .seconds(1) {
+                lastTokenCheck = ContinuousClock.now
+                if (try? await tokens.isValid(hash: tokenHash)) == false {
+                    _ = await send(resync(reason: "token_revoked", message: "the token was revoked; the subscription is closed", cursor: subscription.startCursor))
+                    subscriptions.remove(name)
+                    return
+                }
+            }
+            var events: [JSONValue] = []
+            for message in messages {
+                switch message {
+                case .event(let entry):
+                    events.append(await eventJSON(entry))
+                case .resync(let cause, let cursor):
+                    if !(await flush(&events)) { return }
+                    guard await send(resync(reason: cause.rawValue, message: cause.explanation(cursor: cursor), cursor: cursor)) else { return }
+                    if cause == .tooSlow {
+                        logger.warning("subscription \(name) on \(subscription.scope) dropped: the client reads too slowly")
+                        subscriptions.remove(name)
+                    }
+                }
+            }
+            if !(await flush(&events)) { return }
+        }
+    }
+
+    /// Sends pending events (one `events` notification when coalescing); false when the
+    /// connection is gone.
+    func flush(_ events: inout [JSONValue]) async -> Bool {
+        guard !events.isEmpty else { return true }
+        defer { events.removeAll() }
+        metrics.eventsSent.increment(by: Int64(events.count))
+        if coalesceMilliseconds > 0 {
+            return await send(notification("events", ["subscription": .string(name), "events": .array(events)]))
+        }
+        for event in events {
+            guard await send(notification("event", event)) else { return false }
+        }
+        return true
+    }
+
+    func eventJSON(_ entry: LogEntry) async -> JSONValue {
+        guard case .object(var o) = Wire.log(entry) else { return .null }
+        o["subscription"] = .string(name)
+        if o["agent"] == .null { o.removeValue(forKey: "agent") }
+        if o["reason"] == .null { o.removeValue(forKey: "reason") }
+        if includeValues {
+            if entry.op == .delete {
+                o["value"] = .null
+            } else {
+                o["value"] = (try? await store.get(entry.ns, key: entry.key, version: entry.version))??.value ?? .null
+            }
+        }
+        var ordered: [(String, JSONValue)] = [("subscription", o["subscription"]!)]
+        for (k, v) in o where k != "subscription" { ordered.append((k, v)) }
+        return .object(.init(uniqueKeysWithValues: ordered))
+    }
+
+    /// `{"subscription","ns","reason","message","cursor"}`: `reason` is machine-readable
+    /// (`trimmed`, `too_slow`, `token_revoked`), `cursor` where to resume after re-reading.
+    func resync(reason: String, message: String, cursor: StreamCursor) -> [UInt8] {
+        notification(
+            "resync",
+            [
+                "subscription": .string(name), "ns": Wire.scope(subscription.scope), "reason": .string(reason),
+                "message": .string(message), "cursor": .string(cursor.description),
+            ])
+    }
+
+    func notification(_ method: String, _ params: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        RPCCoding.notification(method: method, params, into: &out)
+        out.append(UInt8(ascii: "\n"))
+        return out
+    }
+
+    func send(_ bytes: [UInt8]) async -> Bool {
+        do {
+            try await output.write(ByteBuffer(bytes: bytes))
+            return true
+        } catch {
+            subscriptions.remove(name)
+            return false
+        }
+    }
+}
