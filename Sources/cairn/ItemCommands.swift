@@ -271,11 +271,11 @@ struct History: AsyncParsableCommand {
 struct Call: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send any protocol method with JSON params and print the result.",
-        discussion: "For methods without a command of their own: cairn call block.get '{\"ns\":{\"tenant\":\"acme\"},\"label\":\"notes\"}'")
+        discussion: "For methods without a command of their own: cairn call agent.blocks '{\"tenant\":\"acme\",\"agent\":\"agent-1\"}'")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The method, as in the protocol (block.get, agent.context, …).")
+    @Argument(help: "The method, as in the protocol (agent.blocks, block.get, …).")
     var method: String
 
     @Argument(help: ArgumentHelp("The params as a JSON object (default: {}).", valueName: "params"))
