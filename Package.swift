@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "CairnClient", targets: ["CairnClient"]),
         .executable(name: "cairnd", targets: ["cairnd"]),
         .executable(name: "cairn", targets: ["cairn"]),
+        .executable(name: "cairn-bench", targets: ["cairn-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Debian's libhiredis-dev, seen through a module map. No pkgConfig: the module map's
@@ -39,6 +41,7 @@ let package = Package(
             name: "CairnRedis",
             dependencies: [
                 "CHiredis",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -92,6 +95,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The load generator: workloads through cairnd, or the same Redis commands directly.
+        .executableTarget(
+            name: "cairn-bench",
+            dependencies: [
+                "CairnClient", "CairnCore", "CairnProtocol", "CairnRedis", "Cairn",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Shared by the test targets: the real Redis they use, and an in-process cairnd.
         .target(
             name: "CairnTestSupport",
@@ -105,6 +119,7 @@ let package = Package(
         ),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnProtocol"]),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
+        .testTarget(name: "CairnBenchTests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
         .testTarget(
             name: "CairnServerTests",
             dependencies: ["CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport"]

@@ -70,9 +70,12 @@ public final class ChangeFeed: Sendable {
 
     /// `log` gets a line for each thing worth logging; `onDrop` is called when a subscription is
     /// dropped for reading too slowly.
+    /// `extraChannels` are more pub/sub channel patterns to listen to on the same connection;
+    /// their messages go to `onExtraMessage` (the server hears token revocations this way).
     public init(
         store: Store, options: FeedOptions = FeedOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
-        onDrop: @escaping @Sendable () -> Void = {}
+        onDrop: @escaping @Sendable () -> Void = {}, extraChannels: [String] = [],
+        onExtraMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void = { _, _ in }
     ) {
         self.store = store
         self.options = options
@@ -83,14 +86,17 @@ public final class ChangeFeed: Sendable {
         let keyspacePrefix = "__keyspace@\(redis.database)__:"
         let registry = self.registry
         subscriber = RedisSubscriber(
-            configuration: redis, patterns: [pattern],
-            onMessage: { channel, _ in
-                guard channel.hasPrefix(keyspacePrefix), let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count)))
+            configuration: redis, patterns: [pattern] + extraChannels,
+            onMessage: { channel, message in
+                guard channel.hasPrefix(keyspacePrefix) else { return onExtraMessage(channel, message) }
+                guard let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count)))
                 else { return }
                 registry.feed(tenant)?.wake()
             },
             onConnectionChange: { connected, detail in
-                registry.listening.store(connected, ordering: .relaxed)
+                // A new generation on every change: whatever was heard before may have been missed since.
+                registry.generation.add(1, ordering: .sequentiallyConsistent)
+                registry.listening.store(connected, ordering: .sequentiallyConsistent)
                 if connected {
                     // Whatever was written while we were not listening is in the streams: read on.
                     for feed in registry.all() { feed.wake() }
@@ -127,7 +133,15 @@ public final class ChangeFeed: Sendable {
     }
 
     /// Whether the pub/sub connection is up right now.
-    public var isListening: Bool { registry.listening.load(ordering: .relaxed) }
+    public var isListening: Bool { registry.listening.load(ordering: .sequentiallyConsistent) }
+
+    /// The pub/sub connection's generation while it is up (it changes on every disconnect and
+    /// reconnect); nil while it is down. Something learnt from Redis and kept fresh by messages
+    /// on this connection is still fresh as long as the generation is the same.
+    public var listeningGeneration: Int? {
+        guard isListening else { return nil }
+        return registry.generation.load(ordering: .sequentiallyConsistent)
+    }
 
     /// Subscriptions open right now, in every tenant.
     public var subscriptionCount: Int { registry.all().reduce(0) { $0 + $1.count } }
@@ -184,6 +198,7 @@ public final class ChangeFeed: Sendable {
 final class FeedRegistry: Sendable {
     private let tenants = Mutex<[String: TenantFeed]>([:])
     let listening = Atomic<Bool>(false)
+    let generation = Atomic<Int>(0)
 
     func feed(_ tenant: String) -> TenantFeed? { tenants.withLock { $0[tenant] } }
 

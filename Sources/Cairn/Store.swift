@@ -102,6 +102,11 @@ public final class Store: Sendable {
         if let version, version < 1 { throw CairnError.invalidParams("version", "version must be at least 1") }
         let itemKey = layout.item(ns, key)
         let historyKey = layout.history(ns, key)
+        if version == nil {
+            // The common case: one HGETALL, automatically pipelined with other requests.
+            let reply = try await read(["HGETALL", itemKey])
+            return StoredItem(fields: reply.fieldMap ?? [:]).item(ns: ns, key: key)
+        }
         return try await redisCall { connection -> Item? in
             for _ in 0..<8 {
                 let reply = try connection.send(["HGETALL", itemKey]).checked()
@@ -153,6 +158,17 @@ public final class Store: Sendable {
                 data: ["field": .string(field), "limit": .int(options.maxValueBytes), "size": .int(size)])
         }
         return text
+    }
+
+    /// One read-only command through the pipelining lanes, Redis failures as `CairnError`s.
+    public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
+        do {
+            return try await redis.send(command).checked()
+        } catch let error as RedisError {
+            throw Store.translate(error)
+        } catch {
+            throw CairnError(.internalError, "unexpected failure: \(error)")
+        }
     }
 
     /// Runs `body` on a pooled Redis connection, turning Redis failures into `CairnError`s.

@@ -131,9 +131,7 @@ extension Store {
         tenant: String, after cursor: StreamCursor, count: Int
     ) async throws(CairnError) -> [(cursor: StreamCursor, entry: LogEntry?)] {
         let key = layout.stream(tenant)
-        let reply = try await redisCall { connection in
-            try connection.send(["XRANGE", key, "(\(cursor)", "+", "COUNT", String(count)]).checked()
-        }
+        let reply = try await read(["XRANGE", key, "(\(cursor)", "+", "COUNT", String(count)])
         return (reply.array ?? []).compactMap { raw in
             guard let pair = raw.array, pair.count == 2, let id = pair[0].string, let position = StreamCursor(id) else { return nil }
             return (position, StreamRecord.decode(id: id, fields: pair[1].fieldMap ?? [:], tenant: tenant))

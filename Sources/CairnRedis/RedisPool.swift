@@ -18,9 +18,12 @@ public final class RedisPool: Sendable {
     private let threads: NIOThreadPool
     private let idle: Mutex<[RedisConnection]>
     private let state: Mutex<Bool>  // running
+    /// Single idempotent commands go through automatic pipelining lanes.
+    public let pipeline: RedisPipeline
 
-    public init(configuration: RedisConfiguration) {
+    public init(configuration: RedisConfiguration, pipelineLanes: Int = 2) {
         self.configuration = configuration
+        pipeline = RedisPipeline(configuration: configuration, lanes: pipelineLanes)
         threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
         threads.start()
         idle = Mutex([])
@@ -54,9 +57,10 @@ public final class RedisPool: Sendable {
         }
     }
 
-    /// One command on a pooled connection.
+    /// One command, automatically pipelined with other tasks' commands (see `RedisPipeline`):
+    /// only for commands that are safe to send twice (reads, `PING`, `CONFIG GET`…).
     public func send(_ command: RedisCommand) async throws -> RedisValue {
-        try await withConnection { try $0.send(command) }
+        try await pipeline.send(command)
     }
 
     /// Several commands in one round trip on a pooled connection.
@@ -67,6 +71,7 @@ public final class RedisPool: Sendable {
     /// Closes every connection and stops the threads. Bodies still queued fail.
     public func shutdown() async {
         state.withLock { $0 = false }
+        pipeline.shutdown()
         try? await threads.shutdownGracefully()
         let connections = idle.withLock { all in
             let taken = all

@@ -42,6 +42,9 @@ public final class CairnServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A client that sends its requests and then shuts down its side (`nc` at end of input)
+            // still gets every answer: the connection closes once they are written.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .bind(host: configuration.host, port: configuration.port) { child in
                 child.eventLoop.makeCompletedFuture {
@@ -52,16 +55,18 @@ public final class CairnServer: Sendable {
                 }
             }
         let metrics = ServerMetrics()
+        let tokens = tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix)
         let feed = ChangeFeed(
             store: store, options: FeedOptions(maxBufferedEvents: configuration.maxBufferedEvents),
-            log: { [logger] line in logger.notice("\(line)") }, onDrop: { metrics.subscriptionsDropped.increment() })
+            log: { [logger] line in logger.notice("\(line)") }, onDrop: { metrics.subscriptionsDropped.increment() },
+            extraChannels: [tokens.revocationChannel], onExtraMessage: { channel, hash in tokens.invalidate(hash: hash) })
         await feed.start()
         return CairnServer(
             configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics)
     }
 
     private init(
-        configuration: ServerConfiguration, store: Store, tokens: TokenStore?, logger: Logger,
+        configuration: ServerConfiguration, store: Store, tokens: TokenStore, logger: Logger,
         channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics
     ) {
         self.configuration = configuration
@@ -71,7 +76,7 @@ public final class CairnServer: Sendable {
         registry = ConnectionRegistry()
         context = ServerContext(
             configuration: configuration, store: store,
-            tokens: tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix), metrics: metrics,
+            tokens: tokens, metrics: metrics,
             logger: logger, methods: MethodTable.standard, feed: feed)
         self.feed = feed
     }

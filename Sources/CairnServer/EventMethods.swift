@@ -76,7 +76,7 @@ enum EventMethods {
             session.subscriptions.add(name, subscription)
             let forwarder = Forwarder(
                 name: name, subscription: subscription, output: session.output, store: session.context.store,
-                tokens: session.context.tokens, tokenHash: caller.tokenHash, includeValues: includeValues,
+                tokens: session.context.tokens, feed: session.context.feed, tokenHash: caller.tokenHash, includeValues: includeValues,
                 coalesceMilliseconds: coalesce, logger: session.logger, metrics: session.context.metrics,
                 subscriptions: session.subscriptions)
             session.afterResponse.append {
@@ -103,6 +103,7 @@ struct Forwarder: Sendable {
     let output: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let store: Store
     let tokens: TokenStore
+    let feed: ChangeFeed
     let tokenHash: String?
     let includeValues: Bool
     let coalesceMilliseconds: Int
@@ -121,7 +122,7 @@ struct Forwarder: Sendable {
             }
             if let tokenHash, ContinuousClock.now - lastTokenCheck > .seconds(1) {
                 lastTokenCheck = ContinuousClock.now
-                if (try? await tokens.isValid(hash: tokenHash)) == false {
+                if (try? await tokens.isValid(hash: tokenHash, generation: feed.listeningGeneration)) == false {
                     _ = await send(resync(reason: "token_revoked", message: "the token was revoked; the subscription is closed", cursor: subscription.startCursor))
                     subscriptions.remove(name)
                     return

@@ -142,7 +142,9 @@ final class Session {
         guard let identity else {
             throw CairnError(.unauthenticated, "authenticate first: {\"method\":\"auth\",\"params\":{\"token\":\"…\"}}")
         }
-        if let hash = identity.tokenHash, try await !context.tokens.isValid(hash: hash) {
+        if let hash = identity.tokenHash,
+            try await !context.tokens.isValid(hash: hash, generation: context.feed.listeningGeneration)
+        {
             self.identity = nil
             throw CairnError(.unauthenticated, "the token was revoked; authenticate with another one")
         }

@@ -1,6 +1,7 @@
 import Cairn
 import CairnRedis
 import Crypto
+import Synchronization
 
 /// One stored token (never its secret).
 public struct TokenRecord: Sendable, Hashable {
@@ -27,6 +28,9 @@ public struct TokenRecord: Sendable, Hashable {
 public final class TokenStore: Sendable {
     let redis: RedisPool
     let prefix: String
+    /// Token hashes known valid, with the pub/sub generation they were verified under.
+    private let verified = Mutex<[String: Int]>([:])
+    private let invalidations = Atomic<Int>(0)
 
     public init(redis: RedisPool, keyPrefix: String = "cairn") {
         self.redis = redis
@@ -86,28 +90,68 @@ public final class TokenStore: Sendable {
     public func identity(forToken token: String) async throws(CairnError) -> Identity? {
         let hash = TokenStore.hash(token)
         let key = secretKey(hash)
-        let fields = try await call { try $0.send(["HGETALL", key]).checked().fieldMap ?? [:] }
+        let fields = try await read(["HGETALL", key]).fieldMap ?? [:]
         return TokenStore.record(fields)?.identity(hash: hash)
     }
 
+    /// The channel `token.revoke` publishes a revoked token's hash on (inside its `MULTI`).
+    public var revocationChannel: String { "\(prefix):revoked" }
+
     /// Whether a token (by hash) is still valid.
-    public func isValid(hash: String) async throws(CairnError) -> Bool {
-        let key = secretKey(hash)
-        return try await call { try $0.send(["EXISTS", key]).checked().int == 1 }
+    ///
+    /// With `generation` (the change feed's pub/sub generation, nil while it is disconnected), a
+    /// token verified under the same generation is known valid without asking Redis: every
+    /// revocation publishes on `revocationChannel`, which that same connection hears and turns
+    /// into `invalidate`. A reconnect starts a new generation (messages may have been lost in
+    /// between), so every token is checked against Redis again once.
+    public func isValid(hash: String, generation: Int? = nil) async throws(CairnError) -> Bool {
+        if let generation, verified.withLock({ $0[hash] }) == generation { return true }
+        // A revocation heard while EXISTS was under way must not be overwritten by its answer.
+        let invalidationsBefore = invalidations.load(ordering: .sequentiallyConsistent)
+        let valid = try await read(["EXISTS", secretKey(hash)]).int == 1
+        if valid, let generation, invalidations.load(ordering: .sequentiallyConsistent) == invalidationsBefore {
+            verified.withLock { cache in
+                if cache.count >= 100_000 { cache.removeAll() }  // bounded
+                cache[hash] = generation
+            }
+        }
+        return valid
+    }
+
+    /// Forgets that a token was verified (it was revoked).
+    public func invalidate(hash: String) {
+        invalidations.add(1, ordering: .sequentiallyConsistent)
+        _ = verified.withLock { $0.removeValue(forKey: hash) }
+    }
+
+    func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
+        do {
+            return try await redis.send(command).checked()
+        } catch let error as RedisError {
+            throw Store.translate(error)
+        } catch {
+            throw CairnError(.internalError, "\(error)")
+        }
     }
 
     /// Revokes a token of `tenant` (any tenant when nil). False when no such token is visible.
     public func revoke(id: String, tenant: String?) async throws(CairnError) -> Bool {
         let idKey = self.idKey(id)
         let prefix = self.prefix
-        return try await call { connection -> Bool in
-            guard let hash = try connection.send(["GET", idKey]).checked().string else { return false }
+        let revoked = try await call { connection -> String? in
+            guard let hash = try connection.send(["GET", idKey]).checked().string else { return nil }
             let secretKey = "\(prefix):s:\(hash)"
-            guard let owner = try connection.send(["HGET", secretKey, "tenant"]).checked().string else { return false }
-            if let tenant, tenant != owner { return false }
-            _ = try connection.transaction([["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id]])
-            return true
+            guard let owner = try connection.send(["HGET", secretKey, "tenant"]).checked().string else { return nil }
+            if let tenant, tenant != owner { return nil }
+            _ = try connection.transaction([
+                ["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id],
+                ["PUBLISH", "\(prefix):revoked", hash],
+            ])
+            return hash
         }
+        guard let hash = revoked else { return false }
+        invalidate(hash: hash)
+        return true
     }
 
     /// Every live token of a tenant, oldest first.

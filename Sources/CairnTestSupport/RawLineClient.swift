@@ -47,6 +47,11 @@ public final class RawLineClient: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
+    /// Closes the sending side (like `nc` at the end of its input).
+    public func shutdownOutput() async throws {
+        try await channel.close(mode: .output)
+    }
+
     /// The next line, or nil once the server closed the connection. Fails after `seconds`.
     public func readLine(timeout seconds: Double = 10) async throws -> String? {
         let reader = self.reader

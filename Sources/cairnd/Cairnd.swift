@@ -27,7 +27,8 @@ struct Cairnd: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             host: settings.listenHost, port: settings.listenPort, auth: settings.auth,
             adminTokenHashes: Set(settings.adminTokens.map(TokenStore.hash)), maxLineBytes: settings.maxLineBytes,
-            maxConnections: settings.maxConnections)
+            maxConnections: settings.maxConnections, maxPendingOutputBytes: settings.maxPendingOutputBytes,
+            maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents)
         do {
             try configuration.validate()
         } catch {

@@ -35,6 +35,15 @@ struct Options: ParsableArguments {
     @Option(help: "Most open client connections. Env CAIRN_MAX_CONNECTIONS. Default 10000.")
     var maxConnections: Int?
 
+    @Option(help: "Subscriptions one connection may hold. Env CAIRN_MAX_SUBSCRIPTIONS. Default 16.")
+    var maxSubscriptions: Int?
+
+    @Option(help: "Events a subscription may have waiting to be sent before it is dropped with a resync. Env CAIRN_MAX_BUFFERED_EVENTS. Default 10000.")
+    var maxBufferedEvents: Int?
+
+    @Option(help: "Bytes of unsent output per connection before the server stops reading its requests. Env CAIRN_MAX_PENDING_OUTPUT_BYTES. Default 4194304.")
+    var maxPendingOutputBytes: Int?
+
     @Option(help: "Versions of history kept per item. Env CAIRN_HISTORY_LIMIT. Default 100.")
     var historyLimit: Int?
 
@@ -62,6 +71,9 @@ struct Settings {
     var metricsPort: Int
     var maxLineBytes: Int
     var maxConnections: Int
+    var maxSubscriptions: Int
+    var maxBufferedEvents: Int
+    var maxPendingOutputBytes: Int
     var storeOptions: StoreOptions
     var logLevel: String
 
@@ -115,6 +127,9 @@ struct Settings {
         }
         maxLineBytes = try int(o.maxLineBytes, "CAIRN_MAX_LINE_BYTES", 1_048_576, min: 1024)
         maxConnections = try int(o.maxConnections, "CAIRN_MAX_CONNECTIONS", 10_000)
+        maxSubscriptions = try int(o.maxSubscriptions, "CAIRN_MAX_SUBSCRIPTIONS", 16)
+        maxBufferedEvents = try int(o.maxBufferedEvents, "CAIRN_MAX_BUFFERED_EVENTS", 10_000, min: 10)
+        maxPendingOutputBytes = try int(o.maxPendingOutputBytes, "CAIRN_MAX_PENDING_OUTPUT_BYTES", 4 * 1_048_576, min: 65_536)
         storeOptions = StoreOptions(
             keyPrefix: o.keyPrefix ?? env("CAIRN_KEY_PREFIX") ?? "cairn",
             historyLimit: try int(o.historyLimit, "CAIRN_HISTORY_LIMIT", 100),
@@ -160,6 +175,8 @@ struct Settings {
             "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
             "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
             "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)",
+            "max_subscriptions=\(maxSubscriptions)", "max_buffered_events=\(maxBufferedEvents)",
+            "max_pending_output_bytes=\(maxPendingOutputBytes)",
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
             "key_prefix=\(storeOptions.keyPrefix)",
         ].joined(separator: " ")

@@ -239,3 +239,30 @@ func everyTenantMethod(_ tenant: String, key: String = "k") -> [(String, JSONVal
         await server.stop()
     }
 }
+
+@Suite struct RevocationAcrossServersTests {
+    @Test func revocationOnOneServerReachesConnectionsOnAnother() async throws {
+        let a = try await TestServer()
+        let b = try await TestServer()
+        let t = uniqueTenant()
+        let adminA = try await a.client(admin: true)
+        let minted = try await adminA.createToken(tenant: t, principal: "temp", grants: ["read"])
+        let clientB = try await b.client(token: minted.token)
+        for _ in 0..<3 { #expect(try await clientB.get(try Namespace(tenant: t), key: "k") == nil) }  // verified, then cached
+        try await adminA.revokeToken(id: minted.tokenID)
+        await eventually(5) {
+            do {
+                _ = try await clientB.get(try Namespace(tenant: t), key: "k")
+                return false
+            } catch let error as CairnError {
+                return error.reason == .unauthenticated
+            } catch {
+                return false
+            }
+        }
+        await adminA.close()
+        await clientB.close()
+        await a.stop()
+        await b.stop()
+    }
+}

@@ -220,3 +220,18 @@ import Testing
         await server.stop()
     }
 }
+
+@Suite struct HalfCloseTests {
+    @Test func clientThatClosesItsSideStillGetsEveryAnswer() async throws {
+        let server = try await TestServer()
+        let raw = try await RawLineClient(port: server.port)
+        var text = #"{"id":0,"method":"auth","params":{"token":"\#(server.adminToken)"}}"# + "\n"
+        for i in 1...20 { text += #"{"id":\#(i),"method":"ping"}"# + "\n" }
+        try await raw.send(text)
+        try await raw.shutdownOutput()
+        #expect(try await raw.readJSON()?["method"] == "hello")
+        for i in 0...20 { #expect(try await raw.readJSON()?["id"] == .int(i)) }
+        #expect(try await raw.readLine() == nil)  // then the server closes
+        await server.stop()
+    }
+}
