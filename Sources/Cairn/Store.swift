@@ -162,28 +162,14 @@ public final class Store: Sendable {
 
     /// One read-only command through the pipelining lanes, Redis failures as `CairnError`s.
     public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
-        do {
-            return try await redis.send(command).checked()
-        } catch let error as RedisError {
-            throw Store.translate(error)
-        } catch {
-            throw CairnError(.internalError, "unexpected failure: \(error)")
-        }
+        try await redis.read(command)
     }
 
     /// Runs `body` on a pooled Redis connection, turning Redis failures into `CairnError`s.
     func redisCall<T: Sendable>(
         _ body: @escaping @Sendable (RedisConnection) throws -> T
     ) async throws(CairnError) -> T {
-        do {
-            return try await redis.withConnection(body)
-        } catch let error as CairnError {
-            throw error
-        } catch let error as RedisError {
-            throw Store.translate(error)
-        } catch {
-            throw CairnError(.internalError, "unexpected failure: \(error)")
-        }
+        try await redis.run(body)
     }
 
     /// The `CairnError` a client sees for a Redis failure.

@@ -125,13 +125,7 @@ public final class TokenStore: Sendable {
     }
 
     func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
-        do {
-            return try await redis.send(command).checked()
-        } catch let error as RedisError {
-            throw Store.translate(error)
-        } catch {
-            throw CairnError(.internalError, "\(error)")
-        }
+        try await redis.read(command)
     }
 
     /// Revokes a token of `tenant` (any tenant when nil). False when no such token is visible.
@@ -178,14 +172,6 @@ public final class TokenStore: Sendable {
     }
 
     func call<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws(CairnError) -> T {
-        do {
-            return try await redis.withConnection(body)
-        } catch let error as CairnError {
-            throw error
-        } catch let error as RedisError {
-            throw Store.translate(error)
-        } catch {
-            throw CairnError(.internalError, "\(error)")
-        }
+        try await redis.run(body)
     }
 }

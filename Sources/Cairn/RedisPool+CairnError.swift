@@ -1,0 +1,29 @@
+import CairnCore
+import CairnRedis
+
+/// The Redis pool's calls with failures as the `CairnError`s a client sees.
+extension RedisPool {
+    /// One read-only command through the pipelining lanes.
+    public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
+        do {
+            return try await send(command).checked()
+        } catch let error as RedisError {
+            throw Store.translate(error)
+        } catch {
+            throw CairnError(.internalError, "unexpected failure: \(error)")
+        }
+    }
+
+    /// Runs `body` on a pooled connection of its own; a `CairnError` it throws passes through.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws(CairnError) -> T {
+        do {
+            return try await withConnection(body)
+        } catch let error as CairnError {
+            throw error
+        } catch let error as RedisError {
+            throw Store.translate(error)
+        } catch {
+            throw CairnError(.internalError, "unexpected failure: \(error)")
+        }
+    }
+}
