@@ -272,7 +272,9 @@ func key(_ event: JSONValue) -> String {
 
     @Test func slowSubscriberIsDroppedAndOthersAreUnaffected() async throws {
         let server = try await TestServer { configuration in
-            configuration.maxBufferedEvents = 50
+            // Small enough that the silent client overflows long before 3,000 events; large enough
+            // that the healthy one never falls that far behind, even on a busy machine.
+            configuration.maxBufferedEvents = 500
             configuration.maxPendingOutputBytes = 16 * 1024
         }
         let t = uniqueTenant()
@@ -291,6 +293,7 @@ func key(_ event: JSONValue) -> String {
         // The healthy subscriber got everything.
         let got = try await events.events(3000, timeout: 60)
         #expect(got.count == 3000)
+        #expect(events.resyncs.isEmpty)
         // The slow one was dropped, and says so in the metrics.
         await eventually(30) { server.server.feed.subscriptionCount == 1 }
         let metrics = String(decoding: server.server.metrics.exposition(), as: UTF8.self)
