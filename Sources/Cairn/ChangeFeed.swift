@@ -19,6 +19,8 @@ public enum ResyncCause: String, Sendable, Hashable {
     /// The reader fell `maxBufferedEvents` behind: the subscription was dropped (this is its
     /// last message). Re-read, then subscribe again from the cursor.
     case tooSlow = "too_slow"
+    /// The subscription was ended by its owner (the server: the token was revoked). Last message.
+    case tokenRevoked = "token_revoked"
 
     /// What a person should know, and do.
     public func explanation(cursor: StreamCursor) -> String {
@@ -27,6 +29,8 @@ public enum ResyncCause: String, Sendable, Hashable {
             "the change stream was trimmed past the cursor; events up to \(cursor) are gone: re-read the scope, then go on"
         case .tooSlow:
             "the subscriber fell too far behind and the subscription was dropped: re-read the scope, then subscribe again from cursor \(cursor)"
+        case .tokenRevoked:
+            "the token was revoked; the subscription is closed"
         }
     }
 }
@@ -75,7 +79,8 @@ public final class ChangeFeed: Sendable {
     public init(
         store: Store, options: FeedOptions = FeedOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
         onDrop: @escaping @Sendable () -> Void = {}, extraChannels: [String] = [],
-        onExtraMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void = { _, _ in }
+        onExtraMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void = { _, _ in },
+        onListening: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
         self.options = options
@@ -100,6 +105,7 @@ public final class ChangeFeed: Sendable {
                 if connected {
                     // Whatever was written while we were not listening is in the streams: read on.
                     for feed in registry.all() { feed.wake() }
+                    onListening()
                 } else {
                     log("change feed: the Redis pub/sub connection dropped (\(detail)); reconnecting, then catching up from the streams")
                 }
@@ -239,6 +245,12 @@ public final class Subscription: AsyncSequence, Sendable {
     public func cancel() {
         onCancel()
         mailbox.finish()
+    }
+
+    /// Ends the subscription with `last` as its final message (dropping what is queued).
+    public func end(with last: FeedMessage) {
+        onCancel()
+        mailbox.replaceAll(with: last)
     }
 
     /// Everything queued right now, without waiting (for batching).

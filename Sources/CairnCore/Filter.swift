@@ -100,6 +100,21 @@ public struct Filter: Sendable, Hashable {
         }
     }
 
+    /// JSON equality: numbers by value (`1` equals `1.0`), objects regardless of member order,
+    /// arrays element by element.
+    static func equivalent(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.string(x), .string(y)): return x.utf8.elementsEqual(y.utf8)
+        case (.int, .int), (.int, .double), (.double, .int), (.double, .double): return compare(a, b) == 0
+        case let (.array(x), .array(y)): return x.count == y.count && zip(x, y).allSatisfy { equivalent($0, $1) }
+        case let (.object(x), .object(y)):
+            return x.count == y.count && x.allSatisfy { key, value in y[key].map { equivalent(value, $0) } ?? false }
+        default: return false
+        }
+    }
+
     static func sameType(_ a: JSONValue, _ b: JSONValue) -> Bool {
         switch (a, b) {
         case (.int, .int), (.int, .double), (.double, .int), (.double, .double), (.string, .string), (.bool, .bool),
@@ -113,7 +128,7 @@ public struct Filter: Sendable, Hashable {
         guard sameType(value, operand) else { return false }
         switch op {
         case .eq, .ne:
-            let equal = compare(value, operand).map { $0 == 0 } ?? (value == operand)
+            let equal = equivalent(value, operand)
             return op == .eq ? equal : !equal
         case .gt: return compare(value, operand).map { $0 > 0 } ?? false
         case .gte: return compare(value, operand).map { $0 >= 0 } ?? false

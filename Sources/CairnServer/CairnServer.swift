@@ -55,25 +55,36 @@ public final class CairnServer: Sendable {
                 }
             }
         let metrics = ServerMetrics()
+        let registryBox = RegistryBox()
         let tokens = tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix)
         let feed = ChangeFeed(
             store: store, options: FeedOptions(maxBufferedEvents: configuration.maxBufferedEvents),
             log: { [logger] line in logger.notice("\(line)") }, onDrop: { metrics.subscriptionsDropped.increment() },
-            extraChannels: [tokens.revocationChannel], onExtraMessage: { channel, hash in tokens.invalidate(hash: hash) })
+            extraChannels: [tokens.revocationChannel], onExtraMessage: { channel, hash in tokens.invalidate(hash: hash) },
+            onListening: {
+                // Revocations published while the pub/sub connection was down were not heard:
+                // check the tokens that subscriptions run under once more.
+                Task { await registryBox.value?.recheckSubscriptionTokens(tokens) }
+            })
         await feed.start()
         return CairnServer(
-            configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics)
+            configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics,
+            registryBox: registryBox)
     }
 
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore, logger: Logger,
-        channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics
+        channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics,
+        registryBox: RegistryBox
     ) {
         self.configuration = configuration
         serverChannel = channel
         port = channel.channel.localAddress?.port ?? configuration.port
         self.metrics = metrics
-        registry = ConnectionRegistry()
+        let registry = ConnectionRegistry()
+        self.registry = registry
+        registryBox.value = registry
+        tokens.onRevocation { hash in registry.revoke(tokenHash: hash) }
         context = ServerContext(
             configuration: configuration, store: store,
             tokens: tokens, metrics: metrics,
@@ -140,6 +151,7 @@ public final class CairnServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let session = Session(context: context, logger: logger, output: outbound)
+                registry.attach(session.subscriptions, to: id)
                 defer { session.close() }
                 try await outbound.write(ByteBuffer(bytes: session.hello()))
                 for try await frame in inbound {
@@ -165,11 +177,27 @@ public final class CairnServer: Sendable {
     }
 }
 
+/// Lets the change feed, made before the registry, reach it.
+final class RegistryBox: @unchecked Sendable {
+    // Set once in CairnServer.init, before the server serves; read-only afterwards.
+    var value: ConnectionRegistry?
+}
+
+extension ConnectionRegistry {
+    /// Ends the subscriptions whose token no longer exists.
+    func recheckSubscriptionTokens(_ tokens: TokenStore) async {
+        for hash in subscriptionTokenHashes() where (try? await tokens.isValid(hash: hash)) == false {
+            tokens.invalidate(hash: hash)
+        }
+    }
+}
+
 /// Open connections, and whether each is busy with a request (for graceful shutdown).
 final class ConnectionRegistry: Sendable {
     private struct Entry {
         var channel: any Channel
         var busy: Bool
+        var subscriptions: ConnectionSubscriptions?
     }
 
     private struct State {
@@ -196,6 +224,23 @@ final class ConnectionRegistry: Sendable {
             s.connections[id] = Entry(channel: channel, busy: false)
             return true
         }
+    }
+
+    /// Makes the connection's subscriptions reachable for revocations.
+    func attach(_ subscriptions: ConnectionSubscriptions, to id: Int) {
+        state.withLock { $0.connections[id]?.subscriptions = subscriptions }
+    }
+
+    /// The token hashes that subscriptions run under right now.
+    func subscriptionTokenHashes() -> Set<String> {
+        let all = state.withLock { $0.connections.values.compactMap(\.subscriptions) }
+        return all.reduce(into: Set<String>()) { $0.formUnion($1.tokenHashes) }
+    }
+
+    /// Ends every subscription opened under a revoked token, on every connection.
+    func revoke(tokenHash: String) {
+        let all = state.withLock { $0.connections.values.compactMap(\.subscriptions) }
+        for subscriptions in all { subscriptions.revoke(tokenHash: tokenHash) }
     }
 
     func remove(_ id: Int) {

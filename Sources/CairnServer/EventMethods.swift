@@ -8,6 +8,7 @@ import Synchronization
 final class ConnectionSubscriptions: Sendable {
     struct Active: Sendable {
         var subscription: Subscription
+        var tokenHash: String?
         var task: Task<Void, Never>?
     }
 
@@ -15,8 +16,17 @@ final class ConnectionSubscriptions: Sendable {
 
     var count: Int { active.withLock { $0.count } }
 
-    func add(_ name: String, _ subscription: Subscription) {
-        active.withLock { $0[name] = Active(subscription: subscription, task: nil) }
+    var tokenHashes: Set<String> { active.withLock { Set($0.values.compactMap(\.tokenHash)) } }
+
+    func add(_ name: String, _ subscription: Subscription, tokenHash: String?) {
+        active.withLock { $0[name] = Active(subscription: subscription, tokenHash: tokenHash, task: nil) }
+    }
+
+    /// The token was revoked: each of its subscriptions gets a `resync` (`token_revoked`) as its
+    /// last message and ends.
+    func revoke(tokenHash: String) {
+        let affected = active.withLock { all in all.values.filter { $0.tokenHash == tokenHash }.map(\.subscription) }
+        for subscription in affected { subscription.end(with: .resync(.tokenRevoked, cursor: .start)) }
     }
 
     func setTask(_ name: String, _ task: Task<Void, Never>) {
@@ -73,10 +83,10 @@ enum EventMethods {
             let subscription = try await session.context.feed.subscribe(scope, from: from)
             session.subscriptionCounter += 1
             let name = "s\(session.subscriptionCounter)"
-            session.subscriptions.add(name, subscription)
+            session.subscriptions.add(name, subscription, tokenHash: caller.tokenHash)
             let forwarder = Forwarder(
                 name: name, subscription: subscription, output: session.output, store: session.context.store,
-                tokens: session.context.tokens, feed: session.context.feed, tokenHash: caller.tokenHash, includeValues: includeValues,
+ includeValues: includeValues,
                 coalesceMilliseconds: coalesce, logger: session.logger, metrics: session.context.metrics,
                 subscriptions: session.subscriptions)
             session.afterResponse.append {
@@ -102,9 +112,6 @@ struct Forwarder: Sendable {
     let subscription: Subscription
     let output: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let store: Store
-    let tokens: TokenStore
-    let feed: ChangeFeed
-    let tokenHash: String?
     let includeValues: Bool
     let coalesceMilliseconds: Int
     let logger: Logger
@@ -113,29 +120,29 @@ struct Forwarder: Sendable {
 
     func run() async {
         defer { metrics.subscriptionsClosed.increment() }
-        var lastTokenCheck = ContinuousClock.now
+        // The cursor of the last event sent: where a client resumes after a resync that ends
+        // the subscription.
+        var lastSent = subscription.startCursor
         for await first in subscription {
             var messages = [first]
             if coalesceMilliseconds > 0, case .event = first {
                 try? await Task.sleep(nanoseconds: UInt64(coalesceMilliseconds) * 1_000_000)
                 messages += subscription.drainQueued()
             }
-            if let tokenHash, ContinuousClock.now - lastTokenCheck > .seconds(1) {
-                lastTokenCheck = ContinuousClock.now
-                if (try? await tokens.isValid(hash: tokenHash, generation: feed.listeningGeneration)) == false {
-                    _ = await send(resync(reason: "token_revoked", message: "the token was revoked; the subscription is closed", cursor: subscription.startCursor))
-                    subscriptions.remove(name)
-                    return
-                }
-            }
             var events: [JSONValue] = []
             for message in messages {
                 switch message {
                 case .event(let entry):
                     events.append(await eventJSON(entry))
-                case .resync(let cause, let cursor):
+                    lastSent = StreamCursor(entry.cursor) ?? lastSent
+                case .resync(let cause, let given):
                     if !(await flush(&events)) { return }
+                    let cursor = cause == .trimmed ? given : lastSent
                     guard await send(resync(reason: cause.rawValue, message: cause.explanation(cursor: cursor), cursor: cursor)) else { return }
+                    if cause == .tokenRevoked {
+                        subscriptions.remove(name)
+                        return
+                    }
                     if cause == .tooSlow {
                         logger.warning("subscription \(name) on \(subscription.scope) dropped: the client reads too slowly")
                         subscriptions.remove(name)

@@ -31,6 +31,7 @@ public final class TokenStore: Sendable {
     /// Token hashes known valid, with the pub/sub generation they were verified under.
     private let verified = Mutex<[String: Int]>([:])
     private let invalidations = Atomic<Int>(0)
+    private let revocationHandlers = Mutex<[@Sendable (String) -> Void]>([])
 
     public init(redis: RedisPool, keyPrefix: String = "cairn") {
         self.redis = redis
@@ -122,6 +123,13 @@ public final class TokenStore: Sendable {
     public func invalidate(hash: String) {
         invalidations.add(1, ordering: .sequentiallyConsistent)
         _ = verified.withLock { $0.removeValue(forKey: hash) }
+        for handler in revocationHandlers.withLock({ $0 }) { handler(hash) }
+    }
+
+    /// Calls `handler` with the hash of every token revoked (here, or heard from another
+    /// instance), so that what still runs under it (subscriptions) can end.
+    public func onRevocation(_ handler: @escaping @Sendable (String) -> Void) {
+        revocationHandlers.withLock { $0.append(handler) }
     }
 
     func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {

@@ -68,6 +68,13 @@ import Testing
         #expect(try !matches(["missing": "x"]))
     }
 
+    @Test func objectsAndArraysCompareByValue() throws {
+        let doc: JSONValue = ["meta": ["a": 1, "b": [2.0, "x"]]]
+        #expect(try Filter(["meta": ["b": [2, "x"], "a": 1.0]]).matches(doc))  // member order and 1 vs 1.0 do not matter
+        #expect(try Filter(["meta": ["$ne": ["a": 1]]]).matches(doc))
+        #expect(try !Filter(["meta.b": ["x", 2]]).matches(doc))  // array order does
+    }
+
     @Test func dottedPaths() throws {
         #expect(try matches(["meta.owner": "bob"]))
         #expect(try matches(["meta.owner": ["$ne": "alice"]]))

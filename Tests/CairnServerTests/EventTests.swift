@@ -16,10 +16,12 @@ final class EventCollector: @unchecked Sendable {
     init(_ client: CairnClient) { iterator = client.notifications.makeAsyncIterator() }
 
     /// Reads until `count` events arrived (or the deadline passes); returns them.
-    func events(_ count: Int, timeout seconds: Double = 20) async throws -> [JSONValue] {
+    func events(_ count: Int, timeout seconds: Double = 20, stopAtResync: Bool = false) async throws -> [JSONValue] {
         var out: [JSONValue] = []
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let resyncsBefore = resyncs.count
         while out.count < count {
+            if stopAtResync && resyncs.count > resyncsBefore { break }
             guard ContinuousClock.now < deadline else { break }
             let next = try await withThrowingTaskGroup(of: JSONValue?.self) { group in
                 group.addTask { [self] in await self.nextNotification() }
@@ -45,6 +47,13 @@ final class EventCollector: @unchecked Sendable {
     }
 
     func nextNotification() async -> JSONValue? { await iterator.next() }
+
+    /// Reads notifications until a `resync` arrives (events are collected as usual).
+    func resync(timeout seconds: Double = 10) async throws -> JSONValue? {
+        let before = resyncs.count
+        _ = try await events(Int.max, timeout: seconds, stopAtResync: true)
+        return resyncs.count > before ? resyncs.last : nil
+    }
 }
 
 func key(_ event: JSONValue) -> String {
@@ -336,5 +345,37 @@ func key(_ event: JSONValue) -> String {
         for c in [reader, writer] { await c.close() }
         await eventually { server.server.feed.subscriptionCount == 0 }  // closing the connection ends them
         await server.stop()
+    }
+}
+
+@Suite struct EventRevocationTests {
+    @Test func revokingATokenEndsItsQuietSubscriptions() async throws {
+        let server = try await TestServer()
+        let other = try await TestServer()
+        let t = uniqueTenant()
+        let admin = try await server.client(admin: true)
+        let minted = try await admin.createToken(tenant: t, principal: "watcher", grants: ["read", "write"])
+        let local = try await server.client(token: minted.token)
+        let remote = try await other.client(token: minted.token)
+        var collectors: [EventCollector] = []
+        for c in [local, remote] {
+            let collector = EventCollector(c)
+            _ = try await c.subscribe(try Scope(tenant: t))
+            try await c.put(try Namespace(tenant: t), key: "k", value: .int(collectors.count))
+            collectors.append(collector)
+        }
+        let seen = try await collectors[0].events(2)
+        #expect(seen.count == 2)
+        // No more writes: the subscriptions are quiet when the token is revoked.
+        try await admin.revokeToken(id: minted.tokenID)
+        let localResync = try await collectors[0].resync()
+        let remoteResync = try await collectors[1].resync()
+        #expect(localResync?["reason"] == "token_revoked")
+        #expect(remoteResync?["reason"] == "token_revoked")
+        #expect(localResync?["cursor"] == seen.last?["cursor"])  // resume point: the last event sent
+        await eventually { server.server.feed.subscriptionCount == 0 && other.server.feed.subscriptionCount == 0 }
+        for c in [admin, local, remote] { await c.close() }
+        await server.stop()
+        await other.stop()
     }
 }
