@@ -20,6 +20,18 @@ cairn_install_dependencies() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# Installs Python 3 with venv when missing (for clients/python's tests).
+cairn_install_python() {
+  if command -v python3 >/dev/null 2>&1 && python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 10) else 1)' >/dev/null 2>&1; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "cairn: installing python3 and python3-venv ..." >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >&2
+}
+
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now.
 cairn_free_port() {
   local port

@@ -1,0 +1,165 @@
+"""Fixtures: a real cairnd (on the redis-server of $CAIRN_TEST_REDIS_URL) started once per
+session, an admin client, and a fresh tenant with its own token per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cairn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            f = s.makefile("rwb")
+            hello = json.loads(f.readline())
+            if hello.get("method") != "hello":
+                return False
+            f.write(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+            f.flush()
+            return json.loads(f.readline()).get("result") == {"pong": True}
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass
+class Server:
+    """A running cairnd."""
+
+    port: int
+    admin_token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"cairn://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_cairnd(log_dir: Path, *extra: str, redis_url: str | None = None) -> Server:
+    """Starts cairnd on a free loopback port and waits (with a deadline) until it answers ping."""
+    cairnd = os.environ.get("CAIRND")
+    redis = redis_url or os.environ.get("CAIRN_TEST_REDIS_URL")
+    if not cairnd or not redis:
+        pytest.fail("set CAIRND (a built cairnd) and CAIRN_TEST_REDIS_URL (a running redis-server); see run-tests.sh")
+    admin_token = secrets.token_hex(24)
+    env = dict(os.environ, CAIRN_ADMIN_TOKEN=admin_token, CAIRN_LOG_LEVEL="notice")
+    for name in ("CAIRN_ADMIN_TOKEN_FILE", "CAIRN_AUTH", "CAIRN_LISTEN", "CAIRN_STREAM_LENGTH", "CAIRN_HISTORY_LIMIT"):
+        env.pop(name, None)
+    last = ""
+    for _ in range(3):  # the free port may be taken in between; then try another
+        port = free_port()
+        log_path = log_dir / f"cairnd-{port}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [cairnd, "--listen", f"127.0.0.1:{port}", "--metrics-listen", "off", "--redis-url", redis,
+                 "--key-prefix", f"pytest-{secrets.token_hex(6)}", *extra],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        server = Server(port, admin_token, process, log_path, list(extra))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if _answers_ping(port):
+                return server
+            time.sleep(0.05)  # polling a condition, with a deadline
+        server.stop()
+        last = server.log()
+    pytest.fail(f"cairnd did not start; its log:\n{last}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_cairnd(tmp_path_factory.mktemp("cairnd"))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(server: Server) -> Iterator[cairn.Client]:
+    with cairn.Client(server.url, token=server.admin_token) as c:
+        yield c
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+class Minter:
+    def __init__(self, admin: cairn.Client, tenant: str) -> None:
+        self.admin = admin
+        self.tenant = tenant
+
+    def __call__(
+        self, grants: tuple[str, ...] = ("read", "write"), *, tenant: str | None = None, principal: str = "tester",
+        task: str | None = None, role: str | None = None,
+    ) -> cairn.CreatedToken:
+        return self.admin.token_create(tenant or self.tenant, principal, list(grants), task=task, role=role)
+
+
+@pytest.fixture
+def mint(admin: cairn.Client, tenant: str) -> Minter:
+    """Mints tokens (default: read+write on the test's tenant) with the admin token."""
+    return Minter(admin, tenant)
+
+
+@pytest.fixture
+def token(mint: Minter) -> str:
+    return mint(("read", "write", "append")).token
+
+
+@pytest.fixture
+def client(server: Server, token: str) -> Iterator[cairn.Client]:
+    with cairn.Client(server.url, token=token) as c:
+        yield c
+
+
+@pytest.fixture
+def connect(server: Server) -> Iterator[Any]:
+    """Opens more clients (closed at the end of the test): connect(token=..., url=..., **options)."""
+    opened: list[cairn.Client] = []
+
+    def open_client(token: str | None = None, url: str | None = None, **options: Any) -> cairn.Client:
+        c = cairn.Client(url or server.url, token=token if token is not None else "", **options)
+        opened.append(c)
+        return c
+
+    yield open_client
+    for c in opened:
+        c.close()
