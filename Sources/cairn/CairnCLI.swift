@@ -10,7 +10,7 @@ struct CairnCLI: AsyncParsableCommand {
             Connects to a cairnd (--url, or $CAIRN_URL, or cairn://127.0.0.1:7420) and \
             authenticates with the token in $CAIRN_TOKEN or in the file given by --token-file. \
             Commands that address an item or a block take --tenant (or $CAIRN_TENANT), --task and \
-            --role; search, ls, log and block ls take the same flags as a scope, where an omitted \
+            --role; search, ls, log, watch and block ls take the same flags as a scope, where an omitted \
             --task/--role means "any" and --no-task/--no-role means "absent only".
 
             Output is a readable table or text by default; --json prints the server's JSON \
@@ -28,7 +28,7 @@ struct CairnCLI: AsyncParsableCommand {
             Errors are printed on stderr as `cairn: <reason>: <message>`.
             """,
         subcommands: [
-            Ping.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self,
+            Ping.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self, Watch.self,
             BlockCommand.self, Context.self, TokenCommand.self, Call.self,
         ]
     )

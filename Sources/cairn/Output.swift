@@ -8,6 +8,14 @@ enum Output {
         print(text)
     }
 
+    /// Writes out what `line` printed so far: stdout is block-buffered when it is a pipe, which
+    /// would hold back the lines of a command that runs on (`watch`). False when the write
+    /// failed, e.g. the reading end of the pipe was closed (SIGPIPE is ignored in this process,
+    /// so that does not end it).
+    static func flush() -> Bool {
+        fflush(nil) == 0
+    }
+
     /// A note for people, on stderr (so stdout stays data): `cairn: <text>`.
     static func note(_ text: String) {
         stderr("cairn: " + text)

@@ -51,9 +51,7 @@ enum CLI {
         _ arguments: [String], token: String? = nil, stdin: String? = nil, environment: [String: String] = [:]
     ) async throws -> CLIResult {
         let executable = try #require(executable, "the cairn executable was not found; build it first or set CAIRN_CLI_PATH")
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAIRN_") }
-        if let token { env["CAIRN_TOKEN"] = token }
-        env.merge(environment) { _, new in new }
+        let env = Self.environment(token: token, environment)
 
         let fm = FileManager.default
         let base = fm.temporaryDirectory.appendingPathComponent("cairn-cli-\(UUID().uuidString)")
@@ -88,11 +86,115 @@ enum CLI {
             stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
+
+    /// This process's environment without `CAIRN_*`, then `token` in `CAIRN_TOKEN` and `environment`.
+    static func environment(token: String?, _ environment: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAIRN_") }
+        if let token { env["CAIRN_TOKEN"] = token }
+        env.merge(environment) { _, new in new }
+        return env
+    }
+}
+
+/// A `cairn` started in the background (for `watch`): its stdout read line by line while it
+/// runs. Killed if it still runs after `timeout` seconds, so a test that waits for a line that
+/// never comes fails instead of hanging.
+final class RunningCLI {
+    let process: Process
+    private let stdout: Pipe
+    private let errURL: URL
+    private let input: FileHandle
+    private var lines: AsyncStream<String>.Iterator
+    private let exited: AsyncStream<Int32>
+    private let watchdog: Task<Void, Never>
+    /// Every stdout line read so far.
+    private(set) var read: [String] = []
+
+    /// Starts `cairn arguments…` (or `executable arguments…`) as `CLI.run` does.
+    init(_ arguments: [String], token: String?, executable: URL? = nil, timeout: Double = 60) throws {
+        let cairn = try #require(CLI.executable, "the cairn executable was not found; build it first or set CAIRN_CLI_PATH")
+        process = Process()
+        process.executableURL = executable ?? cairn
+        process.arguments = arguments
+        process.environment = CLI.environment(token: token, [:])
+        stdout = Pipe()
+        errURL = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cli-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        defer { try? err.close() }
+        input = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/null"))
+        process.standardOutput = stdout
+        process.standardError = err
+        process.standardInput = input
+
+        let (lines, linesOut) = AsyncStream<String>.makeStream()
+        self.lines = lines.makeAsyncIterator()
+        let (exited, exit) = AsyncStream<Int32>.makeStream()
+        self.exited = exited
+        process.terminationHandler = { process in
+            exit.yield(process.terminationStatus)
+            exit.finish()
+        }
+        try process.run()
+
+        // A thread of its own blocks in read(2) on the pipe and hands over whole lines.
+        let fd = stdout.fileHandleForReading.fileDescriptor
+        Thread.detachNewThread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    linesOut.yield(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            if !pending.isEmpty { linesOut.yield(String(decoding: pending, as: UTF8.self)) }
+            linesOut.finish()
+        }
+        let pid = process.processIdentifier
+        watchdog = Task {
+            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            if !Task.isCancelled { kill(pid, SIGKILL) }
+        }
+    }
+
+    /// The next stdout line; nil once stdout is closed (the process ended).
+    func nextLine() async -> String? {
+        guard let line = await lines.next() else { return nil }
+        read.append(line)
+        return line
+    }
+
+    /// The next `n` stdout lines (fewer if stdout closes first).
+    func lines(_ n: Int) async -> [String] {
+        var out: [String] = []
+        while out.count < n, let line = await nextLine() { out.append(line) }
+        return out
+    }
+
+    /// Waits for the process to end: its status, all its stdout and its stderr.
+    func wait() async throws -> CLIResult {
+        var exits = exited.makeAsyncIterator()
+        let status = await exits.next() ?? -1
+        watchdog.cancel()
+        while await nextLine() != nil {}
+        defer {
+            try? input.close()
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        return CLIResult(
+            status: status, stdout: read.map { $0 + "\n" }.joined(),
+            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
 }
 
 /// A server for one test, stopped when `body` ends (however it ends).
-func withServer<T>(_ body: (TestServer) async throws -> T) async throws -> T {
-    let server = try await TestServer()
+func withServer<T>(storeOptions: StoreOptions = StoreOptions(), _ body: (TestServer) async throws -> T) async throws -> T {
+    let server = try await TestServer(storeOptions: storeOptions)
     do {
         let result = try await body(server)
         await server.stop()
@@ -126,6 +228,11 @@ struct Fixture {
         return try await CLI.run(
             Array(arguments[..<split]) + options + arguments[split...],
             token: useToken ? (token ?? self.token) : nil, stdin: stdin)
+    }
+
+    /// `cairn <arguments> --url … --tenant …` started in the background (see `run`).
+    func start(_ arguments: [String], token: String? = nil) throws -> RunningCLI {
+        try RunningCLI(arguments + ["--url", server.url, "--tenant", tenant], token: token ?? self.token)
     }
 
     /// The same as a server answer, through the Swift client (the reference the CLI is checked against).

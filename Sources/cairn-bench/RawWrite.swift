@@ -1,0 +1,139 @@
+import Cairn
+import CairnCore
+import CairnRedis
+
+/// A write as the store sends it (Sources/Cairn/StoreWrite.swift), issued by cairn-bench itself
+/// through RedisPool: one round trip `WATCH item; HMGET item <header…>[ value]; TIME`, a
+/// decision, then one round trip `MULTI; HSET; HDEL; LPUSH history; LTRIM history; ZADD index;
+/// XADD stream; EXEC`. An aborted `EXEC` (a watched key changed) runs the whole thing again
+/// after a jittered backoff, up to 128 times, as the store does. Same keys, same field names,
+/// same shapes; if the store's sequence changes, this file must follow.
+struct RawWriter: Sendable {
+    let pool: RedisPool
+    let layout: KeyLayout
+    let principal = "bench"
+    let historyLimit = 100
+    let streamLength = 100_000
+
+    static let header = ["version", "kind", "created", "updated", "deleted", "description", "limit", "read_only", "metadata", "by", "agent"]
+
+    /// The current state a write reads under WATCH.
+    struct Current {
+        var version = 0
+        var live = false
+        var kind: String?
+        var createdMs: Int64 = 0
+        var updatedMs: Int64 = 0
+        var limit = 0
+        var valueText: String?
+        var nowMs: Int64 = 0
+    }
+
+    enum Outcome: Sendable {
+        case committed(version: Int, valueText: String)
+        /// `if_version` did not match (the current live version).
+        case conflict(current: Int)
+    }
+
+    /// What to store, decided from the current state; nil with `if_version` refused.
+    typealias Decide = @Sendable (Current) throws -> (valueText: String, block: Bool)
+
+    /// Runs one write of `key`: returns the outcome and how many EXECs were aborted first.
+    func write(
+        _ ns: Namespace, key: String, ifVersion: Int?, op: String, readValue: Bool, decide: @escaping Decide
+    ) async throws -> (Outcome, aborted: Int) {
+        for attempt in 0..<128 {
+            let outcome = try await pool.withConnection { c -> Outcome? in
+                let current = try read(c, ns, key, withValue: readValue)
+                if let ifVersion, ifVersion != (current.live ? current.version : 0) {
+                    _ = try c.send(["UNWATCH"])
+                    return .conflict(current: current.live ? current.version : 0)
+                }
+                let (valueText, block) = try decide(current)
+                let version = current.version + 1
+                let updated = max(current.nowMs, current.updatedMs)
+                let created = current.live ? current.createdMs : updated
+                let commands = commands(
+                    ns, key, version: version, createdMs: created, updatedMs: updated, valueText: valueText,
+                    block: block ? current.limit : nil, op: op)
+                switch try c.transaction(commands) {
+                case .aborted:
+                    return nil
+                case .committed(let replies):
+                    if let failed = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                        throw BenchFailure("a command inside EXEC failed: \(failed)")
+                    }
+                    return .committed(version: version, valueText: valueText)
+                }
+            }
+            if let outcome { return (outcome, attempt) }
+            await backoff(attempt: attempt)
+        }
+        throw BenchFailure("gave up after 128 aborted transactions on \(key)")
+    }
+
+    /// `WATCH item; HMGET item <header>[ value]; TIME` in one round trip.
+    private func read(_ c: RedisConnection, _ ns: Namespace, _ key: String, withValue: Bool) throws -> Current {
+        let itemKey = layout.item(ns, key)
+        let replies = try c.pipeline([
+            ["WATCH", itemKey], RedisCommand(["HMGET", itemKey] + RawWriter.header + (withValue ? ["value"] : [])), ["TIME"],
+        ])
+        for reply in replies { try reply.checked() }
+        let h = replies[1].array ?? []
+        var current = Current()
+        current.version = h[0].int ?? 0
+        current.kind = h[1].string
+        current.createdMs = Int64(h[2].int ?? 0)
+        current.updatedMs = Int64(h[3].int ?? 0)
+        current.live = current.version > 0 && h[4].string != "1"
+        current.limit = h[6].int ?? 0
+        if withValue { current.valueText = h.last?.string }
+        current.nowMs = Store.milliseconds(fromTime: replies[2])
+        return current
+    }
+
+    /// The transaction's commands, shaped as `Store.writeCommands` shapes them.
+    private func commands(
+        _ ns: Namespace, _ key: String, version: Int, createdMs: Int64, updatedMs: Int64, valueText: String, block limit: Int?,
+        op: String
+    ) -> [RedisCommand] {
+        let itemKey = layout.item(ns, key)
+        let history = layout.history(ns, key)
+        let kind = limit == nil ? "item" : "block"
+        var set = [
+            "HSET", itemKey, "value", valueText, "version", String(version), "kind", kind, "created", String(createdMs),
+            "updated", String(updatedMs), "by", principal,
+        ]
+        var remove = ["HDEL", itemKey, "deleted", "agent"]
+        var entry = "{\"version\":\(version),\"op\":\"\(op)\",\"at\":\"\(Timestamp(millisecondsSince1970: updatedMs).rfc3339)\""
+        entry += ",\"by\":\"\(principal)\",\"kind\":\"\(kind)\",\"created_at\":\"\(Timestamp(millisecondsSince1970: createdMs).rfc3339)\""
+        if let limit {
+            set += ["limit", String(limit), "read_only", "0"]
+            remove += ["description", "metadata"]
+            entry += ",\"limit\":\(limit),\"read_only\":false"
+        } else {
+            remove += ["description", "limit", "read_only", "metadata"]
+        }
+        entry += ",\"value\":\(valueText)}"
+        var event = [
+            "XADD", layout.stream(ns.tenant), "MAXLEN", "~", String(streamLength), "*", "key", key, "kind", kind, "version",
+            String(version), "op", op, "at", String(updatedMs), "by", principal,
+        ]
+        if let task = ns.task { event += ["task", task] }
+        if let role = ns.role { event += ["role", role] }
+        return [
+            RedisCommand(set), RedisCommand(remove),
+            ["LPUSH", history, entry],
+            ["LTRIM", history, "0", String(historyLimit - 1)],
+            ["ZADD", layout.index(ns.tenant), String(updatedMs), layout.member(ns, key)],
+            RedisCommand(event),
+        ]
+    }
+
+    /// `HGETALL item` — what the store's `get` sends — as (version, value text); version 0 when absent.
+    func read(_ ns: Namespace, key: String) async throws -> (version: Int, valueText: String?) {
+        let fields = try await pool.send(["HGETALL", layout.item(ns, key)]).checked().fieldMap ?? [:]
+        let live = fields["deleted"] != "1"
+        return (live ? fields["version"].flatMap { Int($0) } ?? 0 : 0, live ? fields["value"] : nil)
+    }
+}
