@@ -28,6 +28,10 @@ public struct KeyLayout: Sendable, Hashable {
     /// The tenant's index of live items: a sorted set of members scored by `updated_at` ms.
     public func index(_ tenant: String) -> String { tenantRoot(tenant) + ":idx" }
 
+    /// The tenant's search documents: a hash from index member to `[updated_ms, kind,
+    /// description, value]` (JSON), so that one `HGETALL` feeds a filtered or text search.
+    public func documents(_ tenant: String) -> String { tenantRoot(tenant) + ":docs" }
+
     /// `<task>:<role>:<key>`, the member of the index and the tail of item keys.
     public func member(_ ns: Namespace, _ key: String) -> String {
         "\(KeyLayout.encode(ns.task)):\(KeyLayout.encode(ns.role)):\(KeyLayout.encode(key))"
@@ -47,12 +51,19 @@ public struct KeyLayout: Sendable, Hashable {
 
     /// Decodes an index member back into its namespace and key.
     public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
-        let parts = member.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, let key = KeyLayout.decode(parts[2]), !key.isEmpty else { return nil }
-        let task = parts[0].isEmpty ? nil : KeyLayout.decode(parts[0])
-        let role = parts[1].isEmpty ? nil : KeyLayout.decode(parts[1])
-        guard let ns = try? Namespace(tenant: tenant, task: task, role: role) else { return nil }
-        return (ns, key)
+        let utf8 = member.utf8
+        guard let first = utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let rest = utf8.index(after: first)
+        guard let second = utf8[rest...].firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let task = Substring(utf8[..<first])
+        let role = Substring(utf8[rest..<second])
+        guard let key = KeyLayout.decode(Substring(utf8[utf8.index(after: second)...])), !key.isEmpty else { return nil }
+        // Members are written by `member(_:_:)` from validated names; a member that does not
+        // decode is skipped, not trusted.
+        let decodedTask = task.isEmpty ? nil : KeyLayout.decode(task)
+        let decodedRole = role.isEmpty ? nil : KeyLayout.decode(role)
+        if !task.isEmpty && decodedTask == nil || !role.isEmpty && decodedRole == nil { return nil }
+        return (Namespace(storedTenant: tenant, task: decodedTask, role: decodedRole), key)
     }
 
     static func isUnreserved(_ b: UInt8) -> Bool {
@@ -85,6 +96,8 @@ public struct KeyLayout: Sendable, Hashable {
 
     /// The inverse of `encode`; nil for text `encode` cannot produce.
     public static func decode(_ text: Substring) -> String? {
+        // Most names have nothing escaped: then the text is the name.
+        if !text.utf8.contains(UInt8(ascii: "%")) { return String(text) }
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
         var it = text.utf8.makeIterator()
@@ -103,6 +116,7 @@ public struct KeyLayout: Sendable, Hashable {
                 out.append(b)
             }
         }
+        if !out.contains(where: { $0 >= 0x80 }) { return String(decoding: out, as: UTF8.self) }
         return String(validating: out, as: UTF8.self)
     }
 }

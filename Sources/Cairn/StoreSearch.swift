@@ -1,5 +1,21 @@
 import CairnCore
 import CairnRedis
+import Dispatch
+import Foundation
+
+/// One search hit before its item is read.
+struct SearchMatch {
+    var ns: Namespace
+    var key: String
+    var updated: Int64
+    var score: Double?
+}
+
+/// Lets `concurrentPerform`'s iterations write their own slots of one buffer.
+struct UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
 
 /// The most items `search`, `list_namespaces`, `history` and `log` return at once.
 public let maximumPageSize = 1000
@@ -15,49 +31,77 @@ extension Store {
         let indexKey = layout.index(scope.tenant)
         let layout = self.layout
         return try await redisCall { connection -> [Item] in
-            let reply = try connection.send(["ZRANGE", indexKey, "0", "-1", "WITHSCORES"]).checked()
-            var candidates: [(ns: Namespace, key: String, updated: Int64)] = []
-            let flat = reply.array ?? []
-            candidates.reserveCapacity(flat.count / 2)
-            var i = 0
-            while i + 1 < flat.count {
-                if let member = flat[i].string, let (ns, key) = layout.decodeMember(member, tenant: scope.tenant),
-                    scope.contains(ns), let score = flat[i + 1].string.flatMap(Double.init)
-                {
-                    candidates.append((ns, key, Int64(score)))
-                }
-                i += 2
-            }
             if filter == nil && query == nil {
+                // Order and page from the index alone; read only the page's items.
+                let flat = try connection.send(["ZRANGE", indexKey, "0", "-1", "WITHSCORES"]).checked().array ?? []
+                var candidates: [(ns: Namespace, key: String, updated: Int64)] = []
+                candidates.reserveCapacity(flat.count / 2)
+                var i = 0
+                while i + 1 < flat.count {
+                    if let member = flat[i].string, let (ns, key) = layout.decodeMember(member, tenant: scope.tenant),
+                        scope.contains(ns), let score = flat[i + 1].string.flatMap(Double.init)
+                    {
+                        candidates.append((ns, key, Int64(score)))
+                    }
+                    i += 2
+                }
                 candidates.sort { a, b in
                     if a.updated != b.updated { return a.updated > b.updated }
                     return Store.precedes(a.ns, a.key, b.ns, b.key)
                 }
                 let page = candidates.dropFirst(offset).prefix(limit)
-                let items = try Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) })
-                return items.compactMap { $0 }
+                return try Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) }).compactMap { $0 }
             }
-            var matches: [Item] = []
-            let chunk = 500
-            var start = 0
-            while start < candidates.count {
-                let slice = candidates[start..<min(start + chunk, candidates.count)]
-                start += chunk
-                for case var item? in try Store.readItems(connection, layout: layout, slice.map { ($0.ns, $0.key) }) {
-                    if let filter, !filter.matches(item.value) { continue }
-                    if let query {
-                        guard let score = query.score(Store.searchableStrings(item)) else { continue }
-                        item.score = score
+            // Filter and/or query: one HGETALL of the tenant's search documents gives every
+            // item's value (and what ordering needs); keep the matches in scope, order them, then
+            // read the page's items whole. A query looks at the value's string leaves; for a
+            // block also its label and description.
+            let documentsKey = layout.documents(scope.tenant)
+            let flat = try connection.send(["HGETALL", documentsKey]).checked().array ?? []
+            let pairs = flat.count / 2
+            // Decoding and matching 10,000 documents is CPU work: spread it over the cores.
+            let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, pairs / 2000))
+            let perPart = (pairs + parts - 1) / parts
+            var partial = [[SearchMatch]](repeating: [], count: parts)
+            partial.withUnsafeMutableBufferPointer { results in
+                let results = UncheckedBox(results)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    var found: [SearchMatch] = []
+                    for pair in (part * perPart)..<min(pairs, (part + 1) * perPart) {
+                        guard let member = flat[2 * pair].string,
+                            let (ns, key) = layout.decodeMember(member, tenant: scope.tenant), scope.contains(ns),
+                            let text = flat[2 * pair + 1].string, let document = SearchDocument.decode(text)
+                        else { continue }
+                        if let filter, !filter.matches(document.value) { continue }
+                        var score: Double?
+                        if let query {
+                            var strings: [String] = []
+                            document.value.forEachString { strings.append($0) }
+                            if document.kind == .block {
+                                strings.append(key)
+                                if let d = document.description { strings.append(d) }
+                            }
+                            guard let s = query.score(strings) else { continue }
+                            score = s
+                        }
+                        found.append(SearchMatch(ns: ns, key: key, updated: document.updatedMs, score: score))
                     }
-                    matches.append(item)
+                    results.value[part] = found  // each part writes only its own slot
                 }
             }
+            var matches = partial.flatMap { $0 }
             matches.sort { a, b in
                 if let sa = a.score, let sb = b.score, sa != sb { return sa > sb }
-                if query == nil, a.updatedAt != b.updatedAt { return a.updatedAt > b.updatedAt }
+                if query == nil, a.updated != b.updated { return a.updated > b.updated }
                 return Store.precedes(a.ns, a.key, b.ns, b.key)
             }
-            return Array(matches.dropFirst(offset).prefix(limit))
+            let page = Array(matches.dropFirst(offset).prefix(limit))
+            let items = try Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) })
+            return zip(page, items).compactMap { match, item in
+                guard var item else { return nil }
+                item.score = match.score
+                return item
+            }
         }
     }
 
@@ -91,24 +135,15 @@ extension Store {
         return key1.utf8.lexicographicallyPrecedes(key2.utf8)
     }
 
-    /// The strings a text query looks at: the value's string leaves; for a block also its label
-    /// and description.
-    static func searchableStrings(_ item: Item) -> [String] {
-        var strings: [String] = []
-        item.value.forEachString { strings.append($0) }
-        if item.kind == .block {
-            strings.append(item.key)
-            if let d = item.block?.description { strings.append(d) }
-        }
-        return strings
-    }
-
     /// Reads several items in one round trip; nil for those that are gone.
     static func readItems(_ connection: RedisConnection, layout: KeyLayout, _ addresses: [(Namespace, String)]) throws -> [Item?] {
         guard !addresses.isEmpty else { return [] }
-        let replies = try connection.pipeline(addresses.map { ["HGETALL", layout.item($0.0, $0.1)] })
+        let fields = ItemField.header + [ItemField.value]
+        let replies = try connection.pipeline(addresses.map { RedisCommand(["HMGET", layout.item($0.0, $0.1)] + fields) })
         return zip(addresses, replies).map { address, reply in
-            StoredItem(fields: reply.fieldMap ?? [:]).item(ns: address.0, key: address.1)
+            let values = reply.array ?? []
+            return StoredItem(header: .array(Array(values.dropLast())), value: values.last)
+                .item(ns: address.0, key: address.1)
         }
     }
 }

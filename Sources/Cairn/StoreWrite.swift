@@ -184,6 +184,10 @@ extension Store {
             ["LPUSH", layout.history(ns, key), entry],
             ["LTRIM", layout.history(ns, key), "0", String(options.historyLimit - 1)],
             ["ZADD", layout.index(ns.tenant), String(updatedMs), layout.member(ns, key)],
+            [
+                "HSET", layout.documents(ns.tenant), layout.member(ns, key),
+                SearchDocument.encode(updatedMs: updatedMs, kind: kind, description: block?.description, valueText: valueText),
+            ],
             streamCommand(layout: layout, options: options, ns: ns, key: key, kind: kind, version: version, op: op, atMs: updatedMs, attribution: attribution),
         ]
     }
@@ -207,6 +211,7 @@ extension Store {
             ["LPUSH", layout.history(ns, key), entry],
             ["LTRIM", layout.history(ns, key), "0", String(options.historyLimit - 1)],
             ["ZREM", layout.index(ns.tenant), layout.member(ns, key)],
+            ["HDEL", layout.documents(ns.tenant), layout.member(ns, key)],
             streamCommand(layout: layout, options: options, ns: ns, key: key, kind: kind, version: version, op: .delete, atMs: updatedMs, attribution: attribution),
         ]
     }

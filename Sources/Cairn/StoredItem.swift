@@ -19,6 +19,7 @@ enum ItemField {
     /// Everything but the value: what a write needs to know about the current state.
     static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
     static let blockFields = [description, limit, readOnly, metadata]
+    static let headerIndex: [String: Int] = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
 }
 
 /// An item's hash as read from Redis: live, a tombstone, or never written.
@@ -58,14 +59,28 @@ struct StoredItem: Sendable {
         }
     }
 
-    /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last).
+    /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last),
+    /// read by position without building a dictionary.
     init(header reply: RedisValue, value: RedisValue? = nil) {
-        var fields: [String: String] = [:]
-        if let values = reply.array {
-            for (name, v) in zip(ItemField.header, values) { if let s = v.string { fields[name] = s } }
+        let v = reply.array ?? []
+        func field(_ name: String) -> String? {
+            guard let i = ItemField.headerIndex[name], i < v.count else { return nil }
+            return v[i].string
         }
-        if let s = value?.string { fields[ItemField.value] = s }
-        self.init(fields: fields)
+        version = field(ItemField.version).flatMap { Int($0) } ?? 0
+        deleted = field(ItemField.deleted) == "1"
+        kind = field(ItemField.kind).flatMap(ItemKind.init(rawValue:))
+        createdMs = field(ItemField.created).flatMap { Int64($0) } ?? 0
+        updatedMs = field(ItemField.updated).flatMap { Int64($0) } ?? 0
+        by = field(ItemField.by)
+        agent = field(ItemField.agent)
+        valueText = value?.string
+        if kind == .block {
+            block = BlockProperties(
+                description: field(ItemField.description), limit: field(ItemField.limit).flatMap { Int($0) } ?? 0,
+                readOnly: field(ItemField.readOnly) == "1",
+                metadata: field(ItemField.metadata).flatMap { try? JSONValue(parsing: $0) })
+        }
     }
 
     /// The live item, or nil for a tombstone, an absent key or a value that cannot be read.

@@ -150,20 +150,29 @@ struct JSONBytesParser {
         return .array(elements)
     }
 
+    /// A String from UTF-8 bytes: ASCII needs no validation (the common case, and much cheaper
+    /// than the generic validating initializer); anything else is validated.
+    private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, ascii: Bool) throws(JSONParseError) -> String {
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+        return s
+    }
+
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
         let start = index
+        var ascii = true
         // Fast path: no escapes.
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let s = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                return s
+                return try makeString(slice, ascii: ascii)
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw fail("control character in string") }
+            if b >= 0x80 { ascii = false }
             index += 1
         }
         var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
@@ -171,8 +180,9 @@ struct JSONBytesParser {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                return s
+                return try out.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+                    try makeString(buffer, ascii: !buffer.contains { $0 >= 0x80 })
+                }
             }
             if b < 0x20 { throw fail("control character in string") }
             if b != UInt8(ascii: "\\") {

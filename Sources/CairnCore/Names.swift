@@ -46,6 +46,14 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// For names read back from storage, which were validated when they were written: skips the
+    /// checks. Never use it for input.
+    public init(storedTenant tenant: String, task: String?, role: String?) {
+        self.tenant = tenant
+        self.task = task
+        self.role = role
+    }
+
     static func check(_ value: String, _ component: String, _ prefix: String) throws(CairnError) {
         if let problem = NameCheck.problem(value, maxBytes: NameLimits.componentBytes) {
             throw CairnError(
