@@ -5,7 +5,7 @@ import CairnRedis
 /// A write as the store sends it (Sources/Cairn/StoreWrite.swift), issued by cairn-bench itself
 /// through RedisPool: one round trip `WATCH item; HMGET item <header…>[ value]; TIME`, a
 /// decision, then one round trip `MULTI; HSET; HDEL; LPUSH history; LTRIM history; ZADD index;
-/// XADD stream; EXEC`. An aborted `EXEC` (a watched key changed) runs the whole thing again
+/// HSET search document; XADD stream; EXEC`. An aborted `EXEC` (a watched key changed) runs the whole thing again
 /// after a jittered backoff, up to 128 times, as the store does. Same keys, same field names,
 /// same shapes; if the store's sequence changes, this file must follow.
 struct RawWriter: Sendable {
@@ -126,6 +126,7 @@ struct RawWriter: Sendable {
             ["LPUSH", history, entry],
             ["LTRIM", history, "0", String(historyLimit - 1)],
             ["ZADD", layout.index(ns.tenant), String(updatedMs), layout.member(ns, key)],
+            ["HSET", layout.documents(ns.tenant), layout.member(ns, key), "[\(updatedMs),\"\(kind)\",null,\(valueText)]"],
             RedisCommand(event),
         ]
     }
