@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Async functions that are not isolated run on their caller's executor (instead of hopping to
+// the global one): a connection's requests then stay on its event loop but for the Redis hop.
+let nonisolatedNonsending: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "Cairn",
     platforms: [.macOS(.v15)],
@@ -44,12 +48,14 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: nonisolatedNonsending
         ),
         // The store: versioned items under typed namespaces, history, audit log.
         .target(
             name: "Cairn",
-            dependencies: ["CairnCore", "CairnRedis", .product(name: "DequeModule", package: "swift-collections")]
+            dependencies: ["CairnCore", "CairnRedis", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: nonisolatedNonsending
         ),
         // The wire: JSON-RPC framing and the JSON shape of items, shared by server and clients.
         .target(
@@ -67,7 +73,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            swiftSettings: nonisolatedNonsending
         ),
         // A Swift client for the protocol; no hiredis, no store.
         .target(
