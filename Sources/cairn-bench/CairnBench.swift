@@ -70,6 +70,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Distinct keys get and put cycle through.")
     var keys = 1000
 
+    @Option(help: "Pad every written value with this many more bytes of text (to see how cost grows with value size).")
+    var valueBytes = 0
+
     @Option(help: "Items in the scope search runs over.")
     var searchItems = 10_000
 
@@ -119,6 +122,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         raiseOpenFileLimit()
+        Sample.padding = String(repeating: "x", count: max(0, valueBytes))
         let environment = ProcessInfo.processInfo.environment
         let chosen = try selected()
         let started = Timestamp(millisecondsSince1970: Int64(Date().timeIntervalSince1970 * 1000)).rfc3339

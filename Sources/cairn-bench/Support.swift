@@ -12,12 +12,20 @@ enum Sample {
     ]
     static let statuses = ["open", "closed", "draft"]
 
+    /// `--value-bytes` of padding, set once at start-up before any workload runs.
+    nonisolated(unsafe) static var padding = ""
+
     static func value(_ i: Int) -> JSONValue {
         let body = [words[(i / 3) % 16], words[(i * 7) % 16], words[(i / 16) % 16], "note", String(i)].joined(separator: " ")
-        return [
+        var value: JSONValue = [
             "title": .string("benchmark item \(i)"), "status": .string(statuses[i % 3]), "score": .int(i % 100),
             "owner": .string("agent-\(i % 7)"), "tags": ["bench", .string(words[i % 16])], "body": .string(body),
         ]
+        if !padding.isEmpty, case .object(var o) = value {
+            o["pad"] = .string(padding)
+            value = .object(o)
+        }
+        return value
     }
 
     /// The filter `search` uses: about one item in six passes it.
