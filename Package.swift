@@ -129,7 +129,10 @@ let package = Package(
         .testTarget(name: "CairnBenchTests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
         .testTarget(
             name: "CairnServerTests",
-            dependencies: ["CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport"]
+            dependencies: [
+                "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
     ]

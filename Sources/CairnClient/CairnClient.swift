@@ -29,7 +29,9 @@ public final class CairnClient: Sendable {
         host: String = "127.0.0.1", port: Int = ProtocolInfo.defaultPort, token: String? = nil,
         connectTimeout: Duration = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(CairnError) -> CairnClient {
-        let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingOldest(1_000_000))
+        // Bounded: a reader that falls 100,000 notifications behind loses the connection (the
+        // server would drop its subscriptions with a resync long before that).
+        let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -45,10 +47,16 @@ public final class CairnClient: Sendable {
         } catch {
             throw CairnError(.connectionFailed, "cannot connect to cairnd at \(host):\(port): \(error)")
         }
-        var iterator = stream.makeAsyncIterator()
-        guard let hello = await iterator.next(), hello["method"]?.stringValue == "hello" else {
+        // A server that accepts but never greets must not hang the caller: close after the timeout.
+        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)) {
             channel.close(promise: nil)
-            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello: is it a cairnd?")
+        }
+        var iterator = stream.makeAsyncIterator()
+        let first = await iterator.next()
+        watchdog.cancel()
+        guard let hello = first, hello["method"]?.stringValue == "hello" else {
+            channel.close(promise: nil)
+            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello within \(connectTimeout): is it a cairnd?")
         }
         let client = CairnClient(channel: channel, hello: hello["params"] ?? .null, notifications: stream)
         if let token { _ = try await client.auth(token: token) }

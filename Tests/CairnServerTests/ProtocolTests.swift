@@ -4,6 +4,7 @@ import CairnProtocol
 import CairnServer
 import CairnTestSupport
 import Foundation
+import NIOPosix
 import Testing
 
 @Suite struct ProtocolTests {
@@ -233,5 +234,20 @@ import Testing
         for i in 0...20 { #expect(try await raw.readJSON()?["id"] == .int(i)) }
         #expect(try await raw.readLine() == nil)  // then the server closes
         await server.stop()
+    }
+}
+
+@Suite struct ClientConnectTests {
+    @Test func aServerThatNeverGreetsTimesOut() async throws {
+        // A plain TCP listener that accepts and says nothing (a Redis port would greet nothing too).
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = silent.localAddress!.port!
+        let started = ContinuousClock.now
+        await expectError(.connectionFailed) { () throws(CairnError) in
+            _ = try await CairnClient.connect(host: "127.0.0.1", port: port, connectTimeout: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        try await silent.close()
     }
 }
