@@ -5,7 +5,7 @@ import Foundation
 
 /// `--reason` and `--agent` of a block edit, recorded in history and the audit log.
 struct AttributionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text"))
+    @Option(help: reasonHelp)
     var reason: String?
 
     @Option(help: ArgumentHelp("The agent the edit is made for, recorded with it.", valueName: "id"))
@@ -49,8 +49,23 @@ func checkLabel(_ label: String) throws {
 /// `"label"` quoted for messages.
 private func quoted(_ label: String) -> String { label.debugDescription }
 
-/// A version from a result, `?` when absent.
-private func version(_ result: JSONValue) -> String { result["version"].map(Output.plain) ?? "?" }
+/// Checks the LABEL and AGENT of `block attach` and `block detach`.
+private func checkBlockAgent(label: String, agent: String) throws {
+    try checkLabel(label)
+    try checkKey(agent, field: "agent")
+}
+
+/// Runs `block.attach` or `block.detach` on the block LABEL and the agent, then prints `done`.
+private func callBlockAgent(
+    _ method: String, global: GlobalOptions, namespace: NamespaceOptions, label: String, agent: String, done: String
+) async throws {
+    let ns = try namespace.namespace()
+    try await Session.run(global) { session in
+        try await session.call(method, ["ns": ns.json, "label": .string(label), "agent": .string(agent)]) { _ in
+            Output.line(done)
+        }
+    }
+}
 
 struct BlockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,13 +119,13 @@ struct BlockCommand: AsyncParsableCommand {
             help: ArgumentHelp("Attach the block to this agent (the option may repeat).", valueName: "id"))
         var agents: [String] = []
 
-        @Option(help: ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text"))
+        @Option(help: reasonHelp)
         var reason: String?
 
         func validate() throws {
             try checkLabel(label)
             try BlockInput.check(value, fromStdin: fromStdin, name: "VALUE", required: false)
-            if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+            try checkMinimum(limit, 1, flag: "--limit")
             _ = try parseMetadata(metadata)
             for agent in agents { try checkKey(agent, field: "agent") }
         }
@@ -128,7 +143,7 @@ struct BlockCommand: AsyncParsableCommand {
                     "reason": reason.map(JSONValue.string),
                 ])
                 try await session.call("block.create", params) { result in
-                    var text = "created block \(quoted(label)) at version \(version(result))"
+                    var text = "created block \(quoted(label)) at version \(Output.version(result))"
                     if !agents.isEmpty { text += ", attached to \(agents.joined(separator: ", "))" }
                     Output.line(text)
                 }
@@ -155,7 +170,7 @@ struct BlockCommand: AsyncParsableCommand {
 
         func validate() throws {
             try checkLabel(label)
-            if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+            try checkMinimum(version, 1, flag: "--version")
             if raw, global.json { throw ValidationError("--raw and --json exclude each other") }
         }
 
@@ -167,8 +182,7 @@ struct BlockCommand: AsyncParsableCommand {
                     Output.line(block["value"]?.stringValue ?? "")
                     if raw { return }
                     var meta = [
-                        "version \(block["version"].map(Output.plain) ?? "?")",
-                        "\(block["chars"].map(Output.plain) ?? "?")/\(block["limit"].map(Output.plain) ?? "?") chars",
+                        "version \(Output.version(block))", "\(Output.charsAndLimit(block)) chars",
                         block["read_only"]?.boolValue == true ? "read-only" : "writable",
                     ]
                     if let by = block["updated_by"]?.stringValue { meta.append("updated_by \(by)") }
@@ -225,7 +239,7 @@ struct BlockCommand: AsyncParsableCommand {
                     "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
                 ])
                 try await session.call("block.insert", params) { result in
-                    Output.line("inserted into \(quoted(label)) at version \(version(result))")
+                    Output.line("inserted into \(quoted(label)) at version \(Output.version(result))")
                 }
             }
         }
@@ -266,7 +280,7 @@ struct BlockCommand: AsyncParsableCommand {
                     "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
                 ])
                 try await session.call("block.replace", params) { result in
-                    Output.line("replaced in \(quoted(label)) at version \(version(result))")
+                    Output.line("replaced in \(quoted(label)) at version \(Output.version(result))")
                 }
             }
         }
@@ -298,7 +312,7 @@ struct BlockCommand: AsyncParsableCommand {
         func validate() throws {
             try checkLabel(label)
             try BlockInput.check(value, fromStdin: fromStdin, name: "VALUE", required: true)
-            if let ifVersion, ifVersion < 1 { throw ValidationError("--if-version must be 1 or more") }
+            try checkMinimum(ifVersion, 1, flag: "--if-version")
         }
 
         func run() async throws {
@@ -310,7 +324,7 @@ struct BlockCommand: AsyncParsableCommand {
                     "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
                 ])
                 try await session.call("block.rethink", params) { result in
-                    Output.line("rewrote \(quoted(label)) at version \(version(result))")
+                    Output.line("rewrote \(quoted(label)) at version \(Output.version(result))")
                 }
             }
         }
@@ -355,8 +369,8 @@ struct BlockCommand: AsyncParsableCommand {
 
         func validate() throws {
             try checkLabel(label)
-            if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
-            if let ifVersion, ifVersion < 1 { throw ValidationError("--if-version must be 1 or more") }
+            try checkMinimum(limit, 1, flag: "--limit")
+            try checkMinimum(ifVersion, 1, flag: "--if-version")
             _ = try parseMetadata(metadata)
             if value == nil, description == nil, limit == nil, readOnly == nil, metadata == nil {
                 throw ValidationError("nothing to update: give --value, --description, --limit, --read-only or --metadata")
@@ -375,7 +389,7 @@ struct BlockCommand: AsyncParsableCommand {
                     "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
                 ])
                 try await session.call("block.update", params) { result in
-                    Output.line("updated \(quoted(label)) at version \(version(result))")
+                    Output.line("updated \(quoted(label)) at version \(Output.version(result))")
                 }
             }
         }
@@ -396,12 +410,12 @@ struct BlockCommand: AsyncParsableCommand {
             help: ArgumentHelp("Delete only if the current version is n.", valueName: "n"))
         var ifVersion: Int?
 
-        @Option(help: ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text"))
+        @Option(help: reasonHelp)
         var reason: String?
 
         func validate() throws {
             try checkLabel(label)
-            if let ifVersion, ifVersion < 0 { throw ValidationError("--if-version must be 0 or more") }
+            try checkMinimum(ifVersion, 0, flag: "--if-version")
         }
 
         func run() async throws {
@@ -413,7 +427,7 @@ struct BlockCommand: AsyncParsableCommand {
                 ])
                 try await session.call("block.delete", params) { result in
                     if result["existed"]?.boolValue == true {
-                        Output.line("deleted block \(quoted(label)) at version \(version(result))")
+                        Output.line("deleted block \(quoted(label)) at version \(Output.version(result))")
                     } else {
                         Output.line("no block \(quoted(label)): nothing deleted")
                     }
@@ -459,16 +473,13 @@ struct BlockCommand: AsyncParsableCommand {
                     for b in blocks {
                         table.rows.append([
                             Output.optional(b["ns"]?["task"]), Output.optional(b["ns"]?["role"]), Output.optional(b["key"]),
-                            b["version"].map(Output.plain) ?? "?",
-                            "\(b["chars"].map(Output.plain) ?? "?")/\(b["limit"].map(Output.plain) ?? "?")",
+                            Output.version(b), Output.charsAndLimit(b),
                             b["read_only"]?.boolValue == true ? "yes" : "no", Output.optional(b["updated_at"]),
                             Output.optional(b["updated_by"]), Output.optional(b["description"]),
                         ])
                     }
                     Output.line(table.render())
-                    if blocks.count == (limit ?? 50) {
-                        Output.note("more may follow: --offset \((offset ?? 0) + blocks.count)")
-                    }
+                    noteMoreMayFollow(shown: blocks.count, limit: limit, defaultLimit: 50, offset: offset)
                 }
             }
         }
@@ -491,18 +502,12 @@ struct BlockCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The agent to attach it to.", valueName: "agent"))
         var agent: String
 
-        func validate() throws {
-            try checkLabel(label)
-            try checkKey(agent, field: "agent")
-        }
+        func validate() throws { try checkBlockAgent(label: label, agent: agent) }
 
         func run() async throws {
-            let ns = try namespace.namespace()
-            try await Session.run(global) { session in
-                try await session.call("block.attach", ["ns": ns.json, "label": .string(label), "agent": .string(agent)]) { _ in
-                    Output.line("attached \(quoted(label)) to \(agent)")
-                }
-            }
+            try await callBlockAgent(
+                "block.attach", global: global, namespace: namespace, label: label, agent: agent,
+                done: "attached \(quoted(label)) to \(agent)")
         }
     }
 
@@ -518,18 +523,12 @@ struct BlockCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The agent to detach it from.", valueName: "agent"))
         var agent: String
 
-        func validate() throws {
-            try checkLabel(label)
-            try checkKey(agent, field: "agent")
-        }
+        func validate() throws { try checkBlockAgent(label: label, agent: agent) }
 
         func run() async throws {
-            let ns = try namespace.namespace()
-            try await Session.run(global) { session in
-                try await session.call("block.detach", ["ns": ns.json, "label": .string(label), "agent": .string(agent)]) { _ in
-                    Output.line("detached \(quoted(label)) from \(agent)")
-                }
-            }
+            try await callBlockAgent(
+                "block.detach", global: global, namespace: namespace, label: label, agent: agent,
+                done: "detached \(quoted(label)) from \(agent)")
         }
     }
 
@@ -568,20 +567,15 @@ struct Context: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
-    var tenant: String?
+    @OptionGroup var tenant: TenantOptions
 
     @Argument(help: ArgumentHelp("The agent.", valueName: "agent"))
     var agent: String
 
-    func validate() throws {
-        let tenant = try resolveTenant(tenant)
-        try usage { () throws(CairnError) in try Namespace.validateComponent(tenant, field: "tenant") }
-        try checkKey(agent, field: "agent")
-    }
+    func validate() throws { try checkKey(agent, field: "agent") }
 
     func run() async throws {
-        let tenant = try resolveTenant(tenant)
+        let tenant = try tenant.resolved()
         try await Session.run(global) { session in
             try await session.call("agent.context", ["tenant": .string(tenant), "agent": .string(agent)]) { result in
                 Output.line(result["rendered"]?.stringValue ?? "")

@@ -7,7 +7,14 @@ let pageLimit = 1...1000
 
 func checkPage(limit: Int?, offset: Int? = nil) throws {
     if let limit, !pageLimit.contains(limit) { throw ValidationError("--limit must be between 1 and 1000") }
-    if let offset, offset < 0 { throw ValidationError("--offset must be 0 or more") }
+    try checkMinimum(offset, 0, flag: "--offset")
+}
+
+/// After a full page (`limit`, else the server's default), where the next page starts.
+func noteMoreMayFollow(shown: Int, limit: Int?, defaultLimit: Int, offset: Int?) {
+    if shown == (limit ?? defaultLimit) {
+        Output.note("more may follow: --offset \((offset ?? 0) + shown)")
+    }
 }
 
 struct Ping: AsyncParsableCommand {
@@ -20,7 +27,7 @@ struct Ping: AsyncParsableCommand {
         try await Session.run(global) { session in
             try await session.call("ping", [:]) { _ in
                 let hello = session.client.hello
-                func field(_ json: JSONValue?, _ name: String) -> String { json?[name].map(Output.plain) ?? "?" }
+                func field(_ json: JSONValue?, _ name: String) -> String { Output.plainOrUnknown(json?[name]) }
                 var text = "pong from \(global.resolvedURL)"
                 if hello["server"] != nil {
                     text += " (\(field(hello, "server")) \(field(hello, "version")), protocol \(field(hello, "protocol"))"
@@ -56,7 +63,7 @@ struct Get: AsyncParsableCommand {
 
     func validate() throws {
         try checkKey(key)
-        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+        try checkMinimum(version, 1, flag: "--version")
         if raw, global.json { throw ValidationError("--raw and --json exclude each other") }
     }
 
@@ -78,12 +85,12 @@ struct Get: AsyncParsableCommand {
             }
             let isBlock = item["kind"]?.stringValue == "block"
             Output.line(isBlock ? Output.plain(value) : value.prettyPrinted())
-            var meta = ["version \(item["version"].map(Output.plain) ?? "?")"]
+            var meta = ["version \(Output.version(item))"]
             if let at = item["updated_at"]?.stringValue { meta.append("updated_at \(at)") }
             if let by = item["updated_by"]?.stringValue { meta.append("updated_by \(by)") }
             if let agent = item["agent"]?.stringValue { meta.append("agent \(agent)") }
             if isBlock {
-                meta.append("block, \(item["chars"].map(Output.plain) ?? "?")/\(item["limit"].map(Output.plain) ?? "?") chars")
+                meta.append("block, \(Output.charsAndLimit(item)) chars")
                 if item["read_only"]?.boolValue == true { meta.append("read-only") }
             }
             Output.line("-- " + meta.joined(separator: ", "))
@@ -117,7 +124,7 @@ struct Put: AsyncParsableCommand {
         help: ArgumentHelp("Write only if the current version is n (0: only if the key is absent).", valueName: "n"))
     var ifVersion: Int?
 
-    @Option(help: ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text"))
+    @Option(help: reasonHelp)
     var reason: String?
 
     @Option(help: ArgumentHelp("The agent the write is made for, recorded with it.", valueName: "id"))
@@ -126,7 +133,7 @@ struct Put: AsyncParsableCommand {
     func validate() throws {
         try checkKey(key)
         if let agent { try checkKey(agent, field: "agent") }
-        if let ifVersion, ifVersion < 0 { throw ValidationError("--if-version must be 0 or more") }
+        try checkMinimum(ifVersion, 0, flag: "--if-version")
         if let value { _ = try Self.decode(value, asString: string, what: "VALUE") }
     }
 
@@ -167,7 +174,7 @@ struct Put: AsyncParsableCommand {
                 "reason": reason.map(JSONValue.string), "agent": agent.map(JSONValue.string),
             ])
             try await session.call("put", params) { result in
-                Output.line("stored \(key.debugDescription) at version \(result["version"].map(Output.plain) ?? "?")")
+                Output.line("stored \(key.debugDescription) at version \(Output.version(result))")
             }
         }
     }
@@ -188,7 +195,7 @@ struct Delete: AsyncParsableCommand {
         help: ArgumentHelp("Delete only if the current version is n.", valueName: "n"))
     var ifVersion: Int?
 
-    @Option(help: ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text"))
+    @Option(help: reasonHelp)
     var reason: String?
 
     @Option(help: ArgumentHelp("The agent the delete is made for, recorded with it.", valueName: "id"))
@@ -197,7 +204,7 @@ struct Delete: AsyncParsableCommand {
     func validate() throws {
         try checkKey(key)
         if let agent { try checkKey(agent, field: "agent") }
-        if let ifVersion, ifVersion < 0 { throw ValidationError("--if-version must be 0 or more") }
+        try checkMinimum(ifVersion, 0, flag: "--if-version")
     }
 
     func run() async throws {
@@ -209,7 +216,7 @@ struct Delete: AsyncParsableCommand {
             ])
             try await session.call("delete", params) { result in
                 if result["existed"]?.boolValue == true {
-                    Output.line("deleted \(key.debugDescription) at version \(result["version"].map(Output.plain) ?? "?")")
+                    Output.line("deleted \(key.debugDescription) at version \(Output.version(result))")
                 } else {
                     Output.line("no item \(key.debugDescription): nothing deleted")
                 }
@@ -238,7 +245,7 @@ struct History: AsyncParsableCommand {
     func validate() throws {
         try checkKey(key)
         try checkPage(limit: limit)
-        if let beforeVersion, beforeVersion < 1 { throw ValidationError("--before-version must be 1 or more") }
+        try checkMinimum(beforeVersion, 1, flag: "--before-version")
     }
 
     func run() async throws {
@@ -254,7 +261,7 @@ struct History: AsyncParsableCommand {
                 var table = Table(headers: ["VERSION", "OP", "AT", "BY", "AGENT", "REASON", "VALUE"])
                 for e in entries {
                     table.rows.append([
-                        e["version"].map(Output.plain) ?? "?", Output.optional(e["op"]), Output.optional(e["at"]),
+                        Output.version(e), Output.optional(e["op"]), Output.optional(e["at"]),
                         Output.optional(e["by"]), Output.optional(e["agent"]), Output.optional(e["reason"]),
                         Output.valueCell(e["value"]),
                     ])

@@ -59,6 +59,17 @@ func resolveTenant(_ tenant: String?) throws -> String {
     return tenant
 }
 
+/// A usage error unless `value`, when given, is `least` or more: "<flag> must be <least> or more".
+func checkMinimum(_ value: Int?, _ least: Int, flag: String) throws {
+    if let value, value < least { throw ValidationError("\(flag) must be \(least) or more") }
+}
+
+/// The help of every `--tenant` that may come from $CAIRN_TENANT.
+let tenantHelp = ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant")
+
+/// The help of every `--reason`.
+let reasonHelp = ArgumentHelp("Why, recorded in history and the audit log.", valueName: "text")
+
 /// Turns a name rule broken on the client side into a usage error.
 func usage<T>(_ body: () throws(CairnError) -> T) throws -> T {
     do {
@@ -68,9 +79,24 @@ func usage<T>(_ body: () throws(CairnError) -> T) throws -> T {
     }
 }
 
+/// A whole tenant: `--tenant`.
+struct TenantOptions: ParsableArguments {
+    @Option(help: tenantHelp)
+    var tenant: String?
+
+    func validate() throws { _ = try resolved() }
+
+    /// `--tenant`, or $CAIRN_TENANT, checked as a namespace component.
+    func resolved() throws -> String {
+        let tenant = try resolveTenant(tenant)
+        try usage { () throws(CairnError) in try Namespace.validateComponent(tenant, field: "tenant") }
+        return tenant
+    }
+}
+
 /// Where one item lives: `--tenant`, `--task`, `--role`.
 struct NamespaceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
+    @Option(help: tenantHelp)
     var tenant: String?
 
     @Option(help: ArgumentHelp("The task of the namespace; omit for memory outside any task.", valueName: "task"))
@@ -90,7 +116,7 @@ struct NamespaceOptions: ParsableArguments {
 /// A set of namespaces of one tenant: an omitted `--task`/`--role` matches any value or none,
 /// `--no-task`/`--no-role` matches only namespaces without one.
 struct ScopeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
+    @Option(help: tenantHelp)
     var tenant: String?
 
     @Option(help: ArgumentHelp("Only this task (default: any task, or none).", valueName: "task"))

@@ -46,6 +46,21 @@ enum Output {
         value.stringValue ?? value.serialized()
     }
 
+    /// A value as `plain` prints it, `?` when absent.
+    static func plainOrUnknown(_ value: JSONValue?) -> String {
+        value.map(plain) ?? "?"
+    }
+
+    /// The version in a result, `?` when absent.
+    static func version(_ result: JSONValue) -> String {
+        plainOrUnknown(result["version"])
+    }
+
+    /// A block's size against its limit: `chars/limit`.
+    static func charsAndLimit(_ block: JSONValue) -> String {
+        "\(plainOrUnknown(block["chars"]))/\(plainOrUnknown(block["limit"]))"
+    }
+
     /// Text fit for one table cell: control characters escaped, at most `limit` characters.
     static func cell(_ text: String, limit: Int = 60) -> String {
         var out = ""

@@ -55,7 +55,7 @@ struct Search: AsyncParsableCommand {
                 for item in items {
                     var row = [
                         Output.optional(item["ns"]?["task"]), Output.optional(item["ns"]?["role"]), Output.optional(item["key"]),
-                        item["version"].map(Output.plain) ?? "?", Output.optional(item["updated_at"]),
+                        Output.version(item), Output.optional(item["updated_at"]),
                         Output.optional(item["updated_by"]),
                     ]
                     if scored { row.append(item["score"]?.numberValue.map(formatScore) ?? "-") }
@@ -63,9 +63,7 @@ struct Search: AsyncParsableCommand {
                     table.rows.append(row)
                 }
                 Output.line(table.render())
-                if items.count == (limit ?? 10) {
-                    Output.note("more may follow: --offset \((offset ?? 0) + items.count)")
-                }
+                noteMoreMayFollow(shown: items.count, limit: limit, defaultLimit: 10, offset: offset)
             }
         }
     }
@@ -109,9 +107,7 @@ struct List: AsyncParsableCommand {
                     table.rows.append([Output.optional(ns["tenant"]), Output.optional(ns["task"]), Output.optional(ns["role"])])
                 }
                 Output.line(table.render())
-                if namespaces.count == (limit ?? 100) {
-                    Output.note("more may follow: --offset \((offset ?? 0) + namespaces.count)")
-                }
+                noteMoreMayFollow(shown: namespaces.count, limit: limit, defaultLimit: 100, offset: offset)
             }
         }
     }
@@ -161,7 +157,7 @@ struct Log: AsyncParsableCommand {
                 for e in entries {
                     table.rows.append([
                         Output.optional(e["at"]), Output.optional(e["op"]), Output.optional(e["ns"]?["task"]),
-                        Output.optional(e["ns"]?["role"]), Output.optional(e["key"]), e["version"].map(Output.plain) ?? "?",
+                        Output.optional(e["ns"]?["role"]), Output.optional(e["key"]), Output.version(e),
                         Output.optional(e["by"]), Output.optional(e["agent"]), Output.optional(e["reason"]),
                         Output.optional(e["cursor"]),
                     ])

@@ -70,16 +70,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: ArgumentHelp("The tenant (required; default: $CAIRN_TENANT).", valueName: "tenant"))
-        var tenant: String?
-
-        func validate() throws {
-            let tenant = try resolveTenant(tenant)
-            try usage { () throws(CairnError) in try Namespace.validateComponent(tenant, field: "tenant") }
-        }
+        @OptionGroup var tenant: TenantOptions
 
         func run() async throws {
-            let tenant = try resolveTenant(tenant)
+            let tenant = try tenant.resolved()
             try await Session.run(global) { session in
                 try await session.call("token.list", ["tenant": .string(tenant)]) { result in
                     let tokens = result["tokens"]?.arrayValue ?? []

@@ -40,7 +40,7 @@ struct Watch: AsyncParsableCommand {
     var count: Int?
 
     func validate() throws {
-        if let count, count < 1 { throw ValidationError("--count must be 1 or more") }
+        try checkMinimum(count, 1, flag: "--count")
         if let from, from.isEmpty { throw ValidationError("--from must be a cursor such as 1795315825626-0") }
     }
 
@@ -140,7 +140,7 @@ struct Watch: AsyncParsableCommand {
         var parts = [
             text(event["at"]), op + String(repeating: " ", count: max(0, 7 - op.count)),
             [ns?["tenant"], ns?["task"], ns?["role"]].map(text).joined(separator: "/"), text(event["key"]),
-            "v" + (event["version"].map(Output.plain) ?? "?"), "by " + text(event["by"]),
+            "v" + Output.version(event), "by " + text(event["by"]),
         ]
         if let agent = event["agent"]?.stringValue { parts.append("agent " + Output.cell(agent, limit: .max)) }
         if let reason = event["reason"]?.stringValue { parts.append("reason " + JSONValue.string(reason).serialized()) }
