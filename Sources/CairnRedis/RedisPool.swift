@@ -21,7 +21,7 @@ public final class RedisPool: Sendable {
     /// Single idempotent commands go through automatic pipelining lanes.
     public let pipeline: RedisPipeline
 
-    public init(configuration: RedisConfiguration, pipelineLanes: Int = 2) {
+    public init(configuration: RedisConfiguration, pipelineLanes: Int = 1) {
         self.configuration = configuration
         pipeline = RedisPipeline(configuration: configuration, lanes: pipelineLanes)
         threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))

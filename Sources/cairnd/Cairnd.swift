@@ -61,7 +61,9 @@ struct Cairnd: AsyncParsableCommand {
             }
         }
 
-        let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
+        let pool = RedisPool(
+            configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize),
+            pipelineLanes: settings.pipelineLanes)
         let reachable = try? await pool.send(["PING"])
         if reachable?.string != "PONG" {
             logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")

@@ -17,6 +17,9 @@ struct Options: ParsableArguments {
     @Option(help: "Redis connections (and threads) in the pool. Env CAIRN_REDIS_POOL_SIZE. Default 16.")
     var redisPoolSize: Int?
 
+    @Option(help: "Threads that pipeline single Redis reads (each with its own connection). Env CAIRN_REDIS_PIPELINE_LANES. Default 1.")
+    var redisPipelineLanes: Int?
+
     @Option(help: "required or none (development; loopback only). Env CAIRN_AUTH. Default required.")
     var auth: String?
 
@@ -64,6 +67,7 @@ struct Settings {
     var redisURL: String?
     var dataDirectory: String
     var poolSize: Int
+    var pipelineLanes: Int
     var auth: ServerConfiguration.AuthMode
     var adminTokens: [String]
     var adminTokenSources: [String]
@@ -92,6 +96,7 @@ struct Settings {
         redisURL = o.redisURL ?? env("CAIRN_REDIS_URL")
         dataDirectory = o.dataDir ?? env("CAIRN_DATA_DIR") ?? ".cairn/data"
         poolSize = try int(o.redisPoolSize, "CAIRN_REDIS_POOL_SIZE", 16)
+        pipelineLanes = try int(o.redisPipelineLanes, "CAIRN_REDIS_PIPELINE_LANES", 1)
         let authText = o.auth ?? env("CAIRN_AUTH") ?? "required"
         guard let auth = ServerConfiguration.AuthMode(rawValue: authText) else {
             throw ValidationError("auth must be 'required' or 'none', not \(authText.debugDescription)")
@@ -171,7 +176,7 @@ struct Settings {
         [
             "listen=\(listenHost):\(listenPort)",
             "redis=\(redisURL.flatMap { try? RedisURLSummary.redact($0) } ?? "embedded (data in \(dataDirectory))")",
-            "pool=\(poolSize)", "auth=\(auth.rawValue)",
+            "pool=\(poolSize)", "pipeline_lanes=\(pipelineLanes)", "auth=\(auth.rawValue)",
             "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
             "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
             "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)",
