@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: nonisolatedNonsending
         ),
@@ -90,6 +91,7 @@ let package = Package(
             name: "cairnd",
             dependencies: [
                 "CairnServer", "Cairn", "CairnRedis",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +134,7 @@ let package = Package(
             dependencies: [
                 "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),

@@ -103,14 +103,12 @@ public final class Store: Sendable {
         let itemKey = layout.item(ns, key)
         let historyKey = layout.history(ns, key)
         if version == nil {
-            // The common case: one HGETALL, automatically pipelined with other requests.
-            let reply = try await read(["HGETALL", itemKey])
-            return StoredItem(fields: reply.fieldMap ?? [:]).item(ns: ns, key: key)
+            // The common case: one read, automatically pipelined with other requests.
+            return StoredItem(all: try await read(StoredItem.readAll(itemKey))).item(ns: ns, key: key)
         }
         return try await redisCall { connection -> Item? in
             for _ in 0..<8 {
-                let reply = try connection.send(["HGETALL", itemKey]).checked()
-                let stored = StoredItem(fields: reply.fieldMap ?? [:])
+                let stored = StoredItem(all: try connection.send(StoredItem.readAll(itemKey)).checked())
                 guard let version, version != stored.version else { return stored.item(ns: ns, key: key) }
                 if version > stored.version { return nil }
                 let index = stored.version - version

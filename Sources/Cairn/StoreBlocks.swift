@@ -270,7 +270,7 @@ extension Store {
             for _ in 0..<16 {
                 let members = mapping.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
                 let addresses = members.compactMap { layout.decodeMember($0.value, tenant: tenant) }
-                let outcome = try connection.transaction([["HGETALL", agentKey]] + addresses.map { ["HGETALL", layout.item($0.0, $0.1)] })
+                let outcome = try connection.transaction([["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
                 guard case .committed(let replies) = outcome else { continue }
                 let seen = replies[0].fieldMap ?? [:]
                 if seen != mapping {
@@ -278,7 +278,7 @@ extension Store {
                     continue
                 }
                 return zip(addresses, replies.dropFirst()).compactMap { address, reply in
-                    StoredItem(fields: reply.fieldMap ?? [:]).item(ns: address.0, key: address.1)
+                    StoredItem(all: reply).item(ns: address.0, key: address.1)
                 }.filter { $0.kind == .block }
             }
             throw CairnError.unavailable("the attachments of agent \(agent.debugDescription) are changing too fast; retry")

@@ -43,7 +43,7 @@ extension Store {
         after cursor: String? = nil, limit: Int = 100
     ) async throws(CairnError) -> [LogEntry] {
         try Store.checkPage(limit: limit, offset: 0)
-        if let cursor, !Store.isStreamID(cursor) {
+        if let cursor, StreamCursor(cursor) == nil {
             throw CairnError.invalidParams("after", "after must be a cursor from an earlier log entry or event")
         }
         let streamKey = layout.stream(scope.tenant)
@@ -72,12 +72,6 @@ extension Store {
             }
             return entries
         }
-    }
-
-    /// Whether `text` has the shape of a Redis stream id (`ms-seq`).
-    static func isStreamID(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.count <= 20 && $0.allSatisfy(\.isNumber) }
     }
 }
 

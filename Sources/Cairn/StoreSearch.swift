@@ -138,12 +138,7 @@ extension Store {
     /// Reads several items in one round trip; nil for those that are gone.
     static func readItems(_ connection: RedisConnection, layout: KeyLayout, _ addresses: [(Namespace, String)]) throws -> [Item?] {
         guard !addresses.isEmpty else { return [] }
-        let fields = ItemField.header + [ItemField.value]
-        let replies = try connection.pipeline(addresses.map { RedisCommand(["HMGET", layout.item($0.0, $0.1)] + fields) })
-        return zip(addresses, replies).map { address, reply in
-            let values = reply.array ?? []
-            return StoredItem(header: .array(Array(values.dropLast())), value: values.last)
-                .item(ns: address.0, key: address.1)
-        }
+        let replies = try connection.pipeline(addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
+        return zip(addresses, replies).map { address, reply in StoredItem(all: reply).item(ns: address.0, key: address.1) }
     }
 }

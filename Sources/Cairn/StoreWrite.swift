@@ -105,14 +105,12 @@ extension Store {
         let itemKey = layout.item(ns, key)
         let layout = self.layout
         let options = self.options
-        var reads: [RedisCommand] = [RedisCommand(["HMGET", itemKey] + ItemField.header + (readValue ? [ItemField.value] : []))]
+        var reads: [RedisCommand] = [readValue ? StoredItem.readAll(itemKey) : RedisCommand(["HMGET", itemKey] + ItemField.header)]
         reads.append(["TIME"])
         reads.append(contentsOf: extraReads)
         return try await optimistic(watch: [itemKey] + extraWatch, reads: reads, what: "\(ns) key \(key.debugDescription)") {
             replies throws(CairnError) -> Decision<WriteOutcome> in
-            let header = replies[0].array ?? []
-            let current = StoredItem(
-                header: .array(Array(header.prefix(ItemField.header.count))), value: readValue ? header.last : nil)
+            let current = readValue ? StoredItem(all: replies[0]) : StoredItem(header: replies[0])
             let now = Store.milliseconds(fromTime: replies[1])
             let decided = try plan(WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(2))))
             let updated = max(now, current.updatedMs)

@@ -20,6 +20,9 @@ enum ItemField {
     static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
     static let blockFields = [description, limit, readOnly, metadata]
     static let headerIndex: [String: Int] = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
+
+    /// The header, then the value: what a read of the whole item asks for.
+    static let all = header + [value]
 }
 
 /// An item's hash as read from Redis: live, a tombstone, or never written.
@@ -40,24 +43,6 @@ struct StoredItem: Sendable {
 
     /// The version a client sees: 0 when absent (never written, or deleted).
     var liveVersion: Int { isLive ? version : 0 }
-
-    init(fields: [String: String]) {
-        version = fields[ItemField.version].flatMap { Int($0) } ?? 0
-        deleted = fields[ItemField.deleted] == "1"
-        kind = fields[ItemField.kind].flatMap(ItemKind.init(rawValue:))
-        createdMs = fields[ItemField.created].flatMap { Int64($0) } ?? 0
-        updatedMs = fields[ItemField.updated].flatMap { Int64($0) } ?? 0
-        by = fields[ItemField.by]
-        agent = fields[ItemField.agent]
-        valueText = fields[ItemField.value]
-        if kind == .block {
-            block = BlockProperties(
-                description: fields[ItemField.description],
-                limit: fields[ItemField.limit].flatMap { Int($0) } ?? 0,
-                readOnly: fields[ItemField.readOnly] == "1",
-                metadata: fields[ItemField.metadata].flatMap { try? JSONValue(parsing: $0) })
-        }
-    }
 
     /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last),
     /// read by position without building a dictionary.
@@ -81,6 +66,15 @@ struct StoredItem: Sendable {
                 readOnly: field(ItemField.readOnly) == "1",
                 metadata: field(ItemField.metadata).flatMap { try? JSONValue(parsing: $0) })
         }
+    }
+
+    /// The command that reads a whole item, to decode with `init(all:)`.
+    static func readAll(_ itemKey: String) -> RedisCommand { RedisCommand(["HMGET", itemKey] + ItemField.all) }
+
+    /// From the reply to `readAll`.
+    init(all reply: RedisValue) {
+        let values = reply.array ?? []
+        self.init(header: .array(Array(values.dropLast())), value: values.last)
     }
 
     /// The live item, or nil for a tombstone, an absent key or a value that cannot be read.

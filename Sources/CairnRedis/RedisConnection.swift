@@ -35,6 +35,21 @@ public final class RedisConnection: @unchecked Sendable {
 
     func resetCheckoutCounter() { repliesSinceCheckout = 0 }
 
+    /// Runs `body` on this connection. When its very first command fails on a connection that
+    /// was connected before — a socket left stale by a Redis restart or a killed client — the
+    /// command never reached a live Redis, so `body` runs once more on a fresh connection. Bodies
+    /// must begin with commands that change nothing (reads, `WATCH`); every caller in Cairn does.
+    func retryingStaleSocket<T>(_ body: (RedisConnection) throws -> T) throws -> T {
+        let wasConnected = isConnected
+        resetCheckoutCounter()
+        do {
+            return try body(self)
+        } catch let error as RedisError where error.kind == .connection && wasConnected && repliesSinceCheckout == 0 {
+            resetCheckoutCounter()
+            return try body(self)
+        }
+    }
+
     /// Frees the context; the next command connects again.
     public func close() {
         if let context { redisFree(context) }

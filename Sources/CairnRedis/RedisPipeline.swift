@@ -76,21 +76,10 @@ public final class RedisPipeline: Sendable {
 
         private func run(_ batch: [(RedisCommand, Waiter)], on connection: RedisConnection) {
             let commands = batch.map(\.0)
-            let wasConnected = connection.isConnected
-            connection.resetCheckoutCounter()
-            var result: Result<[RedisValue], RedisError>
             do {
-                result = .success(try connection.pipeline(commands))
-            } catch {
-                result = .failure(error)
-                if error.kind == .connection && wasConnected && connection.repliesSinceCheckout == 0 {
-                    do { result = .success(try connection.pipeline(commands)) } catch { result = .failure(error) }
-                }
-            }
-            switch result {
-            case .success(let replies):
+                let replies = try connection.retryingStaleSocket { try $0.pipeline(commands) }
                 for ((_, waiter), reply) in zip(batch, replies) { waiter.resume(returning: reply) }
-            case .failure(let error):
+            } catch {
                 for (_, waiter) in batch { waiter.resume(throwing: error) }
             }
         }

@@ -39,16 +39,7 @@ public final class RedisPool: Sendable {
             return try await threads.runIfActive { [self] in
                 let connection = checkout()
                 defer { checkin(connection) }
-                let wasConnected = connection.isConnected
-                connection.resetCheckoutCounter()
-                do {
-                    return try body(connection)
-                } catch let error as RedisError
-                    where error.kind == .connection && wasConnected && connection.repliesSinceCheckout == 0
-                {
-                    connection.resetCheckoutCounter()
-                    return try body(connection)
-                }
+                return try connection.retryingStaleSocket(body)
             }
         } catch let error as RedisError {
             throw error

@@ -1,5 +1,6 @@
 import Cairn
 import CairnProtocol
+import OrderedCollections
 
 /// What a token allows.
 public enum Grant: String, Sendable, Hashable, CaseIterable, Comparable {
@@ -96,13 +97,22 @@ public struct Identity: Sendable, Hashable {
     }
 
     public var json: JSONValue {
-        var scope: [String: JSONValue] = [:]
-        if let task { scope["task"] = .string(task) }
-        if let role { scope["role"] = .string(role) }
-        return [
+        [
             "principal": .string(principal), "tenant": tenant.map(JSONValue.string) ?? .null,
-            "scope": scope.isEmpty ? .null : .object(.init(uniqueKeysWithValues: scope.sorted { $0.key < $1.key })),
-            "grants": .array(grants.sorted().map { .string($0.rawValue) }),
+            "scope": Identity.scopeJSON(task: task, role: role), "grants": Identity.grantsJSON(grants),
         ]
+    }
+
+    /// A token's narrowing as the protocol shows it: `{"task","role"}`, or null when none.
+    static func scopeJSON(task: String?, role: String?) -> JSONValue {
+        guard task != nil || role != nil else { return .null }
+        var o: OrderedDictionary<String, JSONValue> = [:]
+        if let task { o["task"] = .string(task) }
+        if let role { o["role"] = .string(role) }
+        return .object(o)
+    }
+
+    static func grantsJSON(_ grants: Set<Grant>) -> JSONValue {
+        .array(grants.sorted().map { .string($0.rawValue) })
     }
 }

@@ -77,16 +77,9 @@ enum SessionMethods {
     }
 
     static func tokenJSON(_ r: TokenRecord) -> JSONValue {
-        var scope: JSONValue = .null
-        if r.task != nil || r.role != nil {
-            var o: [(String, JSONValue)] = []
-            if let task = r.task { o.append(("task", .string(task))) }
-            if let role = r.role { o.append(("role", .string(role))) }
-            scope = .object(.init(uniqueKeysWithValues: o))
-        }
-        return [
+        [
             "token_id": .string(r.id), "tenant": .string(r.tenant), "principal": .string(r.principal),
-            "grants": .array(r.grants.sorted().map { .string($0.rawValue) }), "scope": scope,
+            "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task, role: r.role),
             "created_at": .string(r.createdAt.rfc3339),
         ]
     }

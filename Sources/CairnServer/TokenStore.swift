@@ -65,12 +65,9 @@ public final class TokenStore: Sendable {
         let id = "tk_" + TokenStore.randomHex(bytes: 8)
         let token = "cairn_\(id)_\(TokenStore.randomHex(bytes: 32))"
         let hash = TokenStore.hash(token)
-        let commands: [RedisCommand] = [
-            ["TIME"],
-        ]
         let (secretKey, idKey, tenantKey) = (self.secretKey(hash), self.idKey(id), self.tenantKey(tenant))
         let created = try await call { connection -> Int64 in
-            let now = Store.milliseconds(fromTime: try connection.pipeline(commands)[0])
+            let now = Store.milliseconds(fromTime: try connection.run(["TIME"]))
             var fields = [
                 "HSET", secretKey, "id", id, "tenant", tenant, "principal", principal,
                 "grants", grants.sorted().map(\.rawValue).joined(separator: ","), "created", String(now),

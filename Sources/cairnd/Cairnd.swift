@@ -4,6 +4,7 @@ import CairnRedis
 import CairnServer
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 @main
@@ -46,7 +47,10 @@ struct Cairnd: AsyncParsableCommand {
         } else {
             let directory = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("redis").path
             do {
-                embedded = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+                // Starting it waits for PING with blocking calls: not on Swift's cooperative pool.
+                embedded = try await NIOThreadPool.singleton.runIfActive {
+                    try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+                }
             } catch {
                 logger.critical("cannot start the embedded redis-server: \(error)")
                 throw ExitCode.failure
@@ -54,13 +58,24 @@ struct Cairnd: AsyncParsableCommand {
             redisURL = embedded!.url
             logger.info("embedded redis-server started on 127.0.0.1:\(embedded!.port) (pid \(embedded!.processIdentifier), data in \(directory), append-only file on)")
         }
-        defer {
-            if let embedded {
-                embedded.stop(save: true)
-                logger.info("embedded redis-server stopped")
-            }
-        }
 
+        // Whatever happens while serving, the embedded Redis stops with cairnd.
+        let outcome: Result<Void, any Error>
+        do {
+            try await serve(settings: settings, redisURL: redisURL, configuration: configuration, logger: logger)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        if let embedded {
+            try? await NIOThreadPool.singleton.runIfActive { embedded.stop(save: true) }
+            logger.info("embedded redis-server stopped")
+        }
+        try outcome.get()
+    }
+
+    /// Connects to Redis, binds, and serves until a shutdown signal.
+    func serve(settings: Settings, redisURL: String, configuration: ServerConfiguration, logger: Logger) async throws {
         let pool = RedisPool(
             configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize),
             pipelineLanes: settings.pipelineLanes)

@@ -153,19 +153,11 @@ import Testing
         #expect(log.allSatisfy { $0.ns == ns && $0.key == "plan" })
         let all = try await store.log(try Scope(tenant: tenant))
         #expect(all.count == 4)
-        #expect(all.map(\.cursor) == all.map(\.cursor).sorted { Store.streamIDPrecedes($0, $1) })
+        #expect(all.map(\.cursor) == all.map(\.cursor).sorted { StreamCursor($0)! < StreamCursor($1)! })
         #expect(try await store.log(try Scope(tenant: tenant), by: "bob").map(\.key) == ["x", "plan"])
         let page2 = try await store.log(try Scope(tenant: tenant), after: all[1].cursor, limit: 2)
         #expect(page2 == Array(all[2...3]))
         #expect(try await store.log(try Scope(tenant: tenant), since: all[3].at).contains(all[3]))
         #expect(try await store.log(try Scope(tenant: tenant), until: Timestamp(millisecondsSince1970: 0)).isEmpty)
-    }
-}
-
-extension Store {
-    /// Orders stream ids numerically (for tests).
-    static func streamIDPrecedes(_ a: String, _ b: String) -> Bool {
-        let x = a.split(separator: "-").map { Int($0)! }, y = b.split(separator: "-").map { Int($0)! }
-        return x.lexicographicallyPrecedes(y)
     }
 }
