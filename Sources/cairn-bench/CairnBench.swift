@@ -22,7 +22,7 @@ struct CairnBench: AsyncParsableCommand {
             (`cairn-bench help run` says what each does). Exit status: 0 when every check
             passed and no request failed; 1 otherwise.
             """,
-        subcommands: [Run.self, Report.self],
+        subcommands: [Run.self, Report.self, Scan.self],
         defaultSubcommand: Run.self)
 }
 
@@ -42,6 +42,9 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "Redis for --raw. Env CAIRN_REDIS_URL.")
     var redisURL: String?
+
+    @Flag(help: "Run get, put and put-cas through CairnClient (every answer parsed and decoded, a task per worker) instead of the lean line driver.")
+    var typedClient = false
 
     @Option(name: [.customShort("c"), .long], help: "Connections (in --raw: hiredis connections, one per pool thread).")
     var connections = 50
@@ -100,6 +103,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: .hidden)
     var injectLostUpdates = false
 
+    @Flag(help: .hidden)
+    var injectWrongRequests = false
+
     func validate() throws {
         guard connections >= 1, depth >= 1 else { throw ValidationError("--connections and --depth must be at least 1") }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
@@ -131,7 +137,7 @@ struct Run: AsyncParsableCommand {
             connections: connections, depth: depth, keys: keys, searchItems: searchItems, idleConnections: idleConnections,
             tenant: tenant ?? "bench-\(UUID().uuidString.prefix(8).lowercased())",
             runID: String(UUID().uuidString.suffix(6).lowercased()), serverPID: serverPID,
-            injectLostUpdates: injectLostUpdates)
+            injectLostUpdates: injectLostUpdates, injectWrongRequests: injectWrongRequests)
         let load = Load(
             requests: requests, duration: duration.map { .milliseconds(Int($0 * 1000)) } ?? (requests == nil ? .seconds(5) : nil),
             warmup: .milliseconds(Int(warmup * 1000)), rate: try await pacedRate(), progress: !noProgress)
@@ -145,7 +151,7 @@ struct Run: AsyncParsableCommand {
         } else {
             let cairn = url ?? environment["CAIRN_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "cairn://127.0.0.1:7420"
             let token = environment["CAIRN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            target = try await CairnTarget(url: cairn, token: token, connections: connections)
+            target = try await CairnTarget(url: cairn, token: token, connections: connections, typedClient: typedClient)
         }
 
         var results: [WorkloadResult] = []
@@ -227,6 +233,7 @@ struct Run: AsyncParsableCommand {
             ?? (runLoad.rate == nil ? prepared.latencyMeaning : "operation due on the paced schedule → response received")
         result.metrics = findings.metrics
         for (name, cores) in m.cpuCores { result.metrics["\(name)_cpu_cores"] = cores }
+        if m.maxInFlight > 0 { result.metrics["max_in_flight_per_connection"] = Double(m.maxInFlight) }
         if runLoad.rate != nil, let lag = LatencySummary(m.sendLag) {
             result.metrics["send_lag_p50_us"] = lag.p50
             result.metrics["send_lag_p99_us"] = lag.p99

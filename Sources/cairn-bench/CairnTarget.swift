@@ -4,17 +4,28 @@ import Foundation
 
 /// The workloads through cairnd, over `connections` CairnClient connections. Worker `w` uses
 /// connection `w % connections`, so a depth above 1 pipelines that many requests on each.
+/// The hot workloads (get, put, put-cas) run on connections of their own through the lean line
+/// driver (`LinePlan`) unless `typedClient`; CairnClient seeds them and runs the rest.
 final class CairnTarget: Target {
     let mode = "cairn"
     let host: String
     let port: Int
     let token: String?
+    let typedClient: Bool
     let clients: [CairnClient]
     var display: String { "cairn://\(host):\(port)" }
 
-    init(url: String, token: String?, connections: Int) async throws {
+    static let leanNote =
+        "client: the line driver — each connection's workers run on its event loop, requests are written straight into "
+        + "ByteBuffers (the bytes CairnClient sends), answers are matched to requests by id in order and scanned, not parsed: "
+        + "an error, a null get or a missing version fails the request (--typed-client runs CairnClient instead)"
+    static let typedNote =
+        "client: CairnClient — one task per worker, every answer parsed into JSONValue and decoded into typed results"
+
+    init(url: String, token: String?, connections: Int, typedClient: Bool = false) async throws {
         (host, port) = try CairnClient.parse(url: url)
         self.token = token
+        self.typedClient = typedClient
         let (host, port) = (self.host, self.port)
         let opened = Locked<[CairnClient]>([])
         try await forEachConcurrently(connections, width: 16) { _ in
@@ -42,8 +53,8 @@ final class CairnTarget: Target {
     func prepare(_ workload: Workload, _ s: Settings) async throws -> Prepared {
         switch workload {
         case .get: try await get(s)
-        case .put: try put(s)
-        case .putCAS: try putCAS(s)
+        case .put: try await put(s)
+        case .putCAS: try await putCAS(s)
         case .casContention: try await casContention(s)
         case .blockInsertContention: try await blockInsertContention(s)
         case .search: try await search(s)
@@ -62,26 +73,38 @@ final class CairnTarget: Target {
     func get(_ s: Settings) async throws -> Prepared {
         let ns = try Namespace(tenant: s.tenant, task: "get")
         try await seed({ _ in ns }, key: { "k\($0)" }, count: s.keys)
+        if !typedClient {
+            let workload = LineGet(requests: LineRequests(ns: ns), keys: s.keys, injectUnwritten: s.injectWrongRequests)
+            return try await lean(workload, ns, s)
+        }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
                 guard try await self.client(w).get(ns, key: "k\(n % s.keys)") != nil else {
                     throw BenchFailure("get k\(n % s.keys) answered null, but the set-up wrote it")
                 }
                 return Done()
-            })
+            },
+            notes: [Self.typedNote])
     }
 
-    func put(_ s: Settings) throws -> Prepared {
+    func put(_ s: Settings) async throws -> Prepared {
         let ns = try Namespace(tenant: s.tenant, task: "put")
+        if !typedClient { return try await lean(LinePut(requests: LineRequests(ns: ns), keys: s.keys), ns, s) }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
                 try await self.client(w).put(ns, key: "k\(n % s.keys)", value: Sample.value(n))
                 return Done()
-            })
+            },
+            notes: [Self.typedNote])
     }
 
-    func putCAS(_ s: Settings) throws -> Prepared {
+    func putCAS(_ s: Settings) async throws -> Prepared {
         let ns = try Namespace(tenant: s.tenant, task: "put-cas")
+        let note = "one operation = get + put with if_version (two round trips)"
+        if !typedClient {
+            let workload = LinePutCAS(requests: LineRequests(ns: ns), injectWrongVersion: s.injectWrongRequests)
+            return try await lean(workload, ns, s, notes: [note])
+        }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
                 let c = self.client(w)
@@ -89,7 +112,20 @@ final class CairnTarget: Target {
                 try await c.put(ns, key: "w\(w)", value: Sample.value(n), ifVersion: version)
                 return Done()
             },
-            notes: ["one operation = get + put with if_version (two round trips)"])
+            notes: [note, Self.typedNote])
+    }
+
+    /// A hot workload on the line driver: its own connections, closed when it ends.
+    func lean<W: LineWorkload>(_ workload: W, _ ns: Namespace, _ s: Settings, notes: [String] = []) async throws -> Prepared {
+        try LineRequests(ns: ns).verify(ns: ns)
+        let plan = try await LinePlan.open(
+            host: host, port: port, token: token, connections: s.connections, depth: s.depth, workload: workload)
+        return Prepared(
+            plan: plan, notes: notes + [Self.leanNote],
+            finish: { _ in
+                await plan.close()
+                return Findings()
+            })
     }
 
     func casContention(_ s: Settings) async throws -> Prepared {

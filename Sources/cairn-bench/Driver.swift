@@ -22,15 +22,30 @@ struct Done: Sendable {
     var retries = 0
 }
 
-/// The unit of work each worker repeats. `operation` gets the worker's index and a sequence
-/// number unique over the whole run (warm-up included).
-struct Plan: Sendable {
+/// How a workload's operations run, one phase (warm-up or measured) at a time: as tasks
+/// (`Plan`) or on the connections' event loops (`LinePlan`).
+protocol Runner: Sendable {
+    var workers: Int { get }
+    /// Requests one operation stands for.
+    var requestsPerOperation: Int { get }
+    /// Operations the whole run may start at most, warm-up included.
+    var maxOperations: Int? { get }
+    /// Called once, just before the measured phase starts.
+    var onMeasureStart: @Sendable () -> Void { get }
+    /// Runs operations, numbered by `sequence`, until `limit` or `deadline`; `label` asks for
+    /// a progress line.
+    func phase(_ load: Load, sequence: Counter, limit: Int?, deadline: ContinuousClock.Instant?, label: String?) async
+        -> Measurement
+}
+
+/// The unit of work each worker repeats, as one task per worker. `operation` gets the worker's
+/// index and a sequence number unique over the whole run (warm-up included).
+struct Plan: Runner {
     var workers: Int
     /// Requests one operation stands for (a pipelined batch of `depth` commands in raw `get`).
     var requestsPerOperation = 1
     /// Operations the whole run may start at most, warm-up included (a block can only grow so far).
     var maxOperations: Int?
-    /// Called once, just before the measured phase starts.
     var onMeasureStart: @Sendable () -> Void = {}
     var operation: @Sendable (_ worker: Int, _ sequence: Int) async throws -> Done
 }
@@ -51,6 +66,8 @@ struct Measurement: Sendable {
     var seconds = 0.0
     /// CPU cores each watched process used on average during the phase ("client": cairn-bench).
     var cpuCores: [String: Double] = [:]
+    /// The most requests one connection had in flight at once (line driver only; 0 otherwise).
+    var maxInFlight = 0
 
     init() {
         histogram = Measurement.makeHistogram()
@@ -71,14 +88,14 @@ struct Measurement: Sendable {
     }
 }
 
-/// Runs a plan: a warm-up, then the measured phase, each with `plan.workers` concurrent tasks.
+/// Runs a plan: a warm-up, then the measured phase, each with `plan.workers` concurrent workers.
 enum Driver {
     /// `watch` names processes whose CPU use over the measured phase is reported.
-    static func run(_ plan: Plan, _ load: Load, label: String, watch: [String: Int32] = [:]) async -> Measurement {
+    static func run(_ plan: any Runner, _ load: Load, label: String, watch: [String: Int32] = [:]) async -> Measurement {
         let sequence = Counter()
         let clock = ContinuousClock()
         if load.warmup > .zero {
-            _ = await phase(plan, load, sequence: sequence, limit: plan.maxOperations, deadline: clock.now + load.warmup, label: nil)
+            _ = await plan.phase(load, sequence: sequence, limit: plan.maxOperations, deadline: clock.now + load.warmup, label: nil)
         }
         plan.onMeasureStart()
         let start = sequence.value
@@ -86,7 +103,7 @@ enum Driver {
         if let cap = plan.maxOperations { limit = min(limit ?? cap, cap) }
         let deadline = load.duration.map { clock.now + $0 }
         let cpuBefore = await CPUTime.sample(watch)
-        var measurement = await phase(plan, load, sequence: sequence, limit: limit, deadline: deadline, label: load.progress ? label : nil)
+        var measurement = await plan.phase(load, sequence: sequence, limit: limit, deadline: deadline, label: load.progress ? label : nil)
         let cpuAfter = await CPUTime.sample(watch)
         for (name, after) in cpuAfter {
             if let before = cpuBefore[name], measurement.seconds > 0 {
@@ -95,17 +112,22 @@ enum Driver {
         }
         return measurement
     }
+}
 
+extension Plan {
     /// Workers take sequence numbers until `limit` or `deadline`; each records its latency.
     /// With a rate, worker `w` schedules its `k`-th operation at a fixed time and latency counts
     /// from that time, not from when it actually went out (so a stall is not hidden).
-    private static func phase(
-        _ plan: Plan, _ load: Load, sequence: Counter, limit: Int?, deadline: ContinuousClock.Instant?, label: String?
-    ) async -> Measurement {
+    func phase(_ load: Load, sequence: Counter, limit: Int?, deadline: ContinuousClock.Instant?, label: String?) async
+        -> Measurement
+    {
+        let plan = self
         let clock = ContinuousClock()
         let tally = Tally()
         let started = clock.now
-        let progress = label.map { Progress(label: $0, tally: tally, started: started) }
+        let progress = label.map { label in
+            Progress(label: label, started: started) { tally.state.withLock { ($0.requests, $0.errors) } }
+        }
         let spacing = load.rate.map { Double(plan.workers) / $0 }  // seconds between one worker's operations
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<plan.workers {
@@ -154,7 +176,8 @@ final class Progress: Sendable {
     private let task: Task<Void, Never>
     private let terminal = isatty(2) != 0
 
-    init(label: String, tally: Tally, started: ContinuousClock.Instant) {
+    /// `counts` tells the requests and errors so far.
+    init(label: String, started: ContinuousClock.Instant, counts: @escaping @Sendable () -> (requests: Int, errors: Int)) {
         let terminal = self.terminal
         task = Task {
             var printed = 0.0
@@ -163,7 +186,7 @@ final class Progress: Sendable {
                 let elapsed = (ContinuousClock.now - started).seconds
                 guard elapsed >= 3, terminal || elapsed - printed >= 5 else { continue }
                 printed = elapsed
-                let (requests, errors) = tally.state.withLock { ($0.requests, $0.errors) }
+                let (requests, errors) = counts()
                 let line = "cairn-bench \(label): \(Format.seconds(elapsed)), \(Format.count(requests)) requests, "
                     + "\(Format.rate(Double(requests) / elapsed))/s, \(errors) errors"
                 FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))

@@ -185,7 +185,7 @@ struct Findings: Sendable {
 
 /// A workload ready to run: its plan, and what to do after.
 struct Prepared: Sendable {
-    var plan: Plan
+    var plan: any Runner
     var notes: [String] = []
     var latencyMeaning = "request sent → response received"
     /// Overrides the run's `Load` (idle-connections opens a fixed number of connections).

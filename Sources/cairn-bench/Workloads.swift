@@ -45,6 +45,9 @@ struct Settings: Sendable {
     /// Test hook: contention workloads claim every 10th update without making it, so the check
     /// must fail.
     var injectLostUpdates: Bool
+    /// Test hook: every 10th get of the line driver reads a key never written, and every 10th
+    /// put-cas write sends a wrong if_version, so the answers' checks must fail.
+    var injectWrongRequests = false
 
     var workers: Int { connections * depth }
 

@@ -41,6 +41,45 @@ struct BenchSmokeTests {
         }
     }
 
+    @Test func hotWorkloadsThroughCairnClient() async throws {
+        try await withServer { server in
+            let run = try await Bench.run(
+                ["get", "put", "put-cas", "--typed-client", "--url", server.url, "--json"] + Self.small, token: server.adminToken)
+            try Self.expectAllPassed(run, mode: "cairn", workloads: ["get", "put", "put-cas"])
+            for r in run.json?["results"]?.arrayValue ?? [] {
+                #expect(r["notes"]?.arrayValue?.contains { $0.stringValue?.hasPrefix("client: CairnClient") == true } == true, "\(r)")
+            }
+        }
+    }
+
+    /// The line driver checks answers for real: a get answering null for a key it expected and
+    /// an error answer (a put-cas with a wrong if_version) are failed requests.
+    @Test func wrongAnswersFailTheLineDriver() async throws {
+        try await withServer { server in
+            let run = try await Bench.run(
+                ["get", "put-cas", "--url", server.url, "-c", "2", "-n", "40", "--warmup", "0", "--keys", "10",
+                 "--inject-wrong-requests", "--no-progress"],
+                token: server.adminToken)
+            #expect(run.status == 1, "\(run)")
+            #expect(run.stderr.contains("FAILED get (cairn): 4 requests failed: get m"), "\(run)")
+            #expect(run.stderr.contains("answered null, but the set-up wrote it"), "\(run)")
+            #expect(run.stderr.contains("FAILED put-cas (cairn): 4 requests failed: version_conflict"), "\(run)")
+        }
+    }
+
+    /// `-P` keeps that many requests in flight on each line-driver connection.
+    @Test func depthPipelinesOnEachConnection() async throws {
+        try await withServer { server in
+            let run = try await Bench.run(
+                ["get", "--url", server.url, "-c", "2", "-P", "8", "-n", "400", "--warmup", "0", "--keys", "20", "--json",
+                 "--no-progress"],
+                token: server.adminToken)
+            try Self.expectAllPassed(run, mode: "cairn", workloads: ["get"])
+            let result = run.json?["results"]?.arrayValue?.first
+            #expect(result?["metrics"]?["max_in_flight_per_connection"]?.numberValue == 8, "\(run)")
+        }
+    }
+
     @Test func missingTokenIsExplained() async throws {
         try await withServer { server in
             let run = try await Bench.run(["get", "--url", server.url, "-n", "10"])
@@ -92,7 +131,7 @@ struct BenchSmokeTests {
     }
 
     /// Every workload of `run` ran, had requests, no errors, and passed its checks.
-    static func expectAllPassed(_ run: BenchResult, mode: String) throws {
+    static func expectAllPassed(_ run: BenchResult, mode: String, workloads: [String] = BenchSmokeTests.workloads) throws {
         #expect(run.status == 0, "\(run)")
         let document = try #require(run.json, "\(run)")
         let results = document["results"]?.arrayValue ?? []
@@ -144,27 +183,33 @@ enum Bench {
     }()
 
     /// Runs `cairn-bench arguments…` with `token` in `CAIRN_TOKEN` and no other `CAIRN_*`
-    /// variable; waits without blocking a thread (the in-process server keeps serving), and
-    /// kills it after `timeout` seconds so a hang fails the test instead of stalling it.
-    static func run(_ arguments: [String], token: String? = nil, timeout: Double = 120) async throws -> BenchResult {
+    /// variable, and `input` on its standard input; waits without blocking a thread (the
+    /// in-process server keeps serving), and kills it after `timeout` seconds so a hang fails
+    /// the test instead of stalling it.
+    static func run(
+        _ arguments: [String], token: String? = nil, input: String = "", timeout: Double = 120
+    ) async throws -> BenchResult {
         let executable = try #require(executable, "cairn-bench was not found; build it first or set CAIRN_BENCH_PATH")
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAIRN_") }
         if let token { environment["CAIRN_TOKEN"] = token }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bench-run-\(UUID().uuidString)")
         let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+        let inURL = base.appendingPathExtension("in")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { for url in [outURL, errURL] { try? FileManager.default.removeItem(at: url) } }
+        _ = FileManager.default.createFile(atPath: inURL.path, contents: Data(input.utf8))
+        defer { for url in [outURL, errURL, inURL] { try? FileManager.default.removeItem(at: url) } }
 
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        defer { for handle in [out, err] { try? handle.close() } }
+        let inHandle = try FileHandle(forReadingFrom: inURL)
+        defer { for handle in [out, err, inHandle] { try? handle.close() } }
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = inHandle
         let (exited, exit) = AsyncStream<Void>.makeStream()
         process.terminationHandler = { _ in exit.finish() }
         try process.run()
