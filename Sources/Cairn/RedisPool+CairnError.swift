@@ -3,10 +3,21 @@ import CairnRedis
 
 /// The Redis pool's calls with failures as the `CairnError`s a client sees.
 extension RedisPool {
-    /// One read-only command through the pipelining lanes.
+    /// One read-only command, pipelined on the caller's event loop.
     public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
         do {
             return try await send(command).checked()
+        } catch {
+            throw Store.translate(error)
+        }
+    }
+
+    /// Runs `body` with an event-loop connection of its own; a `CairnError` it throws passes through.
+    func runOnLoop<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
+        do {
+            return try await withLoopConnection(body)
+        } catch let error as CairnError {
+            throw error
         } catch let error as RedisError {
             throw Store.translate(error)
         } catch {

@@ -53,29 +53,31 @@ extension Store {
     /// Runs one optimistic transaction: `WATCH` the keys, run `reads` (one round trip), let
     /// `decide` choose, then `MULTI` … `EXEC` its commands (one round trip). If a watched key
     /// changed in between, `EXEC` writes nothing and the whole thing runs again after a jittered
-    /// backoff, up to `maxWriteAttempts` times. `decide` runs on a Redis thread; a `CairnError`
-    /// it throws refuses the request and nothing is written.
+    /// backoff, up to `maxWriteAttempts` times. It runs on the caller's event loop over a Redis
+    /// connection of its own (see `RedisAsyncClient`); a `CairnError` that `decide` throws
+    /// refuses the request and nothing is written.
     func optimistic<T: Sendable>(
         watch: [String], reads: [RedisCommand], what: @autoclosure () -> String,
         decide: @escaping @Sendable ([RedisValue]) throws(CairnError) -> Decision<T>
     ) async throws(CairnError) -> T {
         for attempt in 0..<options.maxWriteAttempts {
-            let outcome: T? = try await redisCall { connection -> T? in
-                let replies = try connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
+            let outcome: T? = try await redis.runOnLoop { connection -> T? in
+                let replies = try await connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
                 for reply in replies { try reply.checked() }
                 let decision: Decision<T>
                 do {
                     decision = try decide(Array(replies.dropFirst()))
                 } catch {
-                    _ = try? connection.send(["UNWATCH"])
+                    // The reply is not awaited: the connection's next user's commands come after it.
+                    connection.sendWithoutWaiting([["UNWATCH"]])
                     throw error
                 }
                 switch decision {
                 case .done(let answer):
-                    _ = try connection.send(["UNWATCH"])
+                    connection.sendWithoutWaiting([["UNWATCH"]])
                     return answer
                 case .commit(let commands, let answer):
-                    switch try connection.transaction(commands) {
+                    switch try await connection.transaction(commands) {
                     case .aborted:
                         return nil
                     case .committed(let results):

@@ -19,7 +19,11 @@ enum ItemField {
     /// Everything but the value: what a write needs to know about the current state.
     static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
     static let blockFields = [description, limit, readOnly, metadata]
-    static let headerIndex: [String: Int] = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
+    /// Where each field sits in `header` (and in `all`).
+    enum Position {
+        static let version = 0, kind = 1, created = 2, updated = 3, deleted = 4, description = 5, limit = 6
+        static let readOnly = 7, metadata = 8, by = 9, agent = 10
+    }
 
     /// The header, then the value: what a read of the whole item asks for.
     static let all = header + [value]
@@ -47,24 +51,26 @@ struct StoredItem: Sendable {
     /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last),
     /// read by position without building a dictionary.
     init(header reply: RedisValue, value: RedisValue? = nil) {
-        let v = reply.array ?? []
-        func field(_ name: String) -> String? {
-            guard let i = ItemField.headerIndex[name], i < v.count else { return nil }
-            return v[i].string
-        }
-        version = field(ItemField.version).flatMap { Int($0) } ?? 0
-        deleted = field(ItemField.deleted) == "1"
-        kind = field(ItemField.kind).flatMap(ItemKind.init(rawValue:))
-        createdMs = field(ItemField.created).flatMap { Int64($0) } ?? 0
-        updatedMs = field(ItemField.updated).flatMap { Int64($0) } ?? 0
-        by = field(ItemField.by)
-        agent = field(ItemField.agent)
+        self.init(fields: reply.array ?? [], value: value)
+    }
+
+    /// From the header fields in `ItemField.header` order (extra fields after them are ignored).
+    private init(fields v: [RedisValue], value: RedisValue?) {
+        func field(_ i: Int) -> String? { i < v.count ? v[i].string : nil }
+        typealias At = ItemField.Position
+        version = field(At.version).flatMap { Int($0) } ?? 0
+        deleted = field(At.deleted) == "1"
+        kind = field(At.kind).flatMap(ItemKind.init(rawValue:))
+        createdMs = field(At.created).flatMap { Int64($0) } ?? 0
+        updatedMs = field(At.updated).flatMap { Int64($0) } ?? 0
+        by = field(At.by)
+        agent = field(At.agent)
         valueText = value?.string
         if kind == .block {
             block = BlockProperties(
-                description: field(ItemField.description), limit: field(ItemField.limit).flatMap { Int($0) } ?? 0,
-                readOnly: field(ItemField.readOnly) == "1",
-                metadata: field(ItemField.metadata).flatMap { try? JSONValue(parsing: $0) })
+                description: field(At.description), limit: field(At.limit).flatMap { Int($0) } ?? 0,
+                readOnly: field(At.readOnly) == "1",
+                metadata: field(At.metadata).flatMap { try? JSONValue(parsing: $0) })
         }
     }
 
@@ -74,7 +80,7 @@ struct StoredItem: Sendable {
     /// From the reply to `readAll`.
     init(all reply: RedisValue) {
         let values = reply.array ?? []
-        self.init(header: .array(Array(values.dropLast())), value: values.last)
+        self.init(fields: values, value: values.count == ItemField.all.count ? values.last : nil)
     }
 
     /// The live item, or nil for a tombstone, an absent key or a value that cannot be read.

@@ -19,7 +19,28 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         let mi = (msOfDay / 60_000) % 60
         let s = (msOfDay / 1000) % 60
         let milli = msOfDay % 1000
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
+        guard (0...9999).contains(y) else {
+            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
+        }
+        // Every item and event carries timestamps: write the 24 bytes in place, no interpolation.
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var i = 0
+            func put(_ v: Int64, _ width: Int) {
+                var v = v
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    out[i + k] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+                i += width
+            }
+            func put(_ c: Unicode.Scalar) {
+                out[i] = UInt8(ascii: c)
+                i += 1
+            }
+            put(y, 4); put("-"); put(m, 2); put("-"); put(d, 2); put("T")
+            put(h, 2); put(":"); put(mi, 2); put(":"); put(s, 2); put("."); put(milli, 3); put("Z")
+            return i
+        }
     }
 
     /// Parses RFC 3339 (`T` or space, optional fraction, `Z` or a `±HH:MM` offset).

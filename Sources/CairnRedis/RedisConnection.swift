@@ -158,16 +158,7 @@ public final class RedisConnection: @unchecked Sendable {
         var all: [RedisCommand] = [["MULTI"]]
         all.append(contentsOf: commands)
         all.append(["EXEC"])
-        let replies = try pipeline(all)
-        switch replies.last! {
-        case .null: return .aborted
-        case .array(let results): return .committed(results)
-        case .error(let message):
-            let queued = replies.dropFirst().dropLast().first { if case .error = $0 { true } else { false } }
-            throw RedisError(.server, "transaction refused: \(queued?.errorMessage ?? message)")
-        default:
-            throw RedisError(.unexpectedReply, "EXEC answered \(replies.last!)")
-        }
+        return try TransactionOutcome(replies: try pipeline(all))
     }
 
     private func connectionFailed(_ ctx: UnsafeMutablePointer<redisContext>) -> RedisError {
@@ -256,5 +247,6 @@ public final class RedisConnection: @unchecked Sendable {
 }
 
 extension RedisValue {
-    var errorMessage: String? { if case .error(let m) = self { m } else { nil } }
+    /// The message of an error reply; nil for any other reply.
+    public var errorMessage: String? { if case .error(let m) = self { m } else { nil } }
 }

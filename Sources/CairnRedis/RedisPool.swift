@@ -1,7 +1,9 @@
+import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A pool of blocking hiredis connections, each used on a dedicated thread.
+/// Cairn's way to Redis: commands over SwiftNIO on the caller's event loop (`multiplexed`), and a
+/// pool of blocking hiredis connections for bodies that run many commands at once.
 ///
 /// `withConnection` runs its body on one of `poolSize` threads of a `NIOThreadPool`, with a
 /// connection of its own for the whole body, so a body may `WATCH`, read, decide and
@@ -18,12 +20,13 @@ public final class RedisPool: Sendable {
     private let threads: NIOThreadPool
     private let idle: Mutex<[RedisConnection]>
     private let state: Mutex<Bool>  // running
-    /// Single idempotent commands go through automatic pipelining lanes.
-    public let pipeline: RedisPipeline
+    /// Single commands and optimistic transactions, over SwiftNIO on the caller's event loop.
+    public let multiplexed: RedisAsyncClient
 
-    public init(configuration: RedisConfiguration, pipelineLanes: Int = 1) {
+    /// `group`: the event loops whose callers get connections of their own (cairnd's).
+    public init(configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
-        pipeline = RedisPipeline(configuration: configuration, lanes: pipelineLanes)
+        multiplexed = RedisAsyncClient(configuration: configuration, group: group, exclusivePerLoop: configuration.poolSize)
         threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
         threads.start()
         idle = Mutex([])
@@ -48,10 +51,16 @@ public final class RedisPool: Sendable {
         }
     }
 
-    /// One command, automatically pipelined with other tasks' commands (see `RedisPipeline`):
-    /// only for commands that are safe to send twice (reads, `PING`, `CONFIG GET`…).
-    public func send(_ command: RedisCommand) async throws -> RedisValue {
-        try await pipeline.send(command)
+    /// One command, pipelined with other tasks' commands on the caller's event loop (see
+    /// `RedisAsyncClient.send`): only for commands that are safe to send twice (reads, `PING`,
+    /// `CONFIG GET`…).
+    public func send(_ command: RedisCommand) async throws(RedisError) -> RedisValue {
+        try await multiplexed.send(command)
+    }
+
+    /// Runs `body` with an event-loop connection of its own (see `RedisAsyncClient.withConnection`).
+    public func withLoopConnection<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws -> T {
+        try await multiplexed.withConnection(body)
     }
 
     /// Several commands in one round trip on a pooled connection.
@@ -62,7 +71,7 @@ public final class RedisPool: Sendable {
     /// Closes every connection and stops the threads. Bodies still queued fail.
     public func shutdown() async {
         state.withLock { $0 = false }
-        pipeline.shutdown()
+        await multiplexed.shutdown()
         try? await threads.shutdownGracefully()
         let connections = idle.withLock { all in
             let taken = all

@@ -100,11 +100,10 @@ public final class CairnServer: Sendable {
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
                         let id = registry.nextID()
-                        group.addTask {
-                            // The connection's requests run on its channel's event loop (see
-                            // `EventLoopActor`): no thread switch but the one to Redis and back.
-                            let loop = EventLoopActor(connection.channel.eventLoop)
-                            await self.serve(connection, id: id, on: loop)
+                        // The connection's requests run on its channel's event loop (see
+                        // `EventLoopTaskExecutor`), and so do its Redis commands.
+                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
+                            await self.serve(connection, id: id)
                         }
                     }
                 }
@@ -131,7 +130,7 @@ public final class CairnServer: Sendable {
         registry.closeAll()
     }
 
-    func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, id: Int, on loop: isolated EventLoopActor) async {
+    func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, id: Int) async {
         let channel = connection.channel
         let remote = channel.remoteAddress?.description ?? "unknown"
         var logger = context.logger
@@ -179,19 +178,6 @@ public final class CairnServer: Sendable {
         } catch {
             logger.info("connection closed: \(error)")
         }
-    }
-}
-
-/// An actor whose executor is a channel's event loop. A connection's loop runs isolated to it, and
-/// with nonisolated async code inheriting its caller's isolation (the modules enable
-/// `NonisolatedNonsendingByDefault`), decoding a request, running it, and writing the answer all
-/// happen on the event loop; only the Redis command itself goes to a Redis thread and back.
-/// Nothing here blocks: blocking hiredis calls run on the Redis layer's own threads.
-actor EventLoopActor {
-    nonisolated let unownedExecutor: UnownedSerialExecutor
-
-    init(_ eventLoop: any EventLoop) {
-        unownedExecutor = eventLoop.executor.asUnownedSerialExecutor()
     }
 }
 

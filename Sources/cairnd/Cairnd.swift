@@ -76,9 +76,7 @@ struct Cairnd: AsyncParsableCommand {
 
     /// Connects to Redis, binds, and serves until a shutdown signal.
     func serve(settings: Settings, redisURL: String, configuration: ServerConfiguration, logger: Logger) async throws {
-        let pool = RedisPool(
-            configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize),
-            pipelineLanes: settings.pipelineLanes)
+        let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
         let reachable = try? await pool.send(["PING"])
         if reachable?.string != "PONG" {
             logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")

@@ -14,11 +14,8 @@ struct Options: ParsableArguments {
     @Option(help: "Folder for the embedded redis-server's data. Env CAIRN_DATA_DIR. Default .cairn/data.")
     var dataDir: String?
 
-    @Option(help: "Redis connections (and threads) in the pool. Env CAIRN_REDIS_POOL_SIZE. Default 16.")
+    @Option(help: "Redis connections (and threads) in the blocking pool, and connections each event loop may lend to writes at once. Env CAIRN_REDIS_POOL_SIZE. Default 16.")
     var redisPoolSize: Int?
-
-    @Option(help: "Threads that pipeline single Redis reads (each with its own connection). Env CAIRN_REDIS_PIPELINE_LANES. Default 1.")
-    var redisPipelineLanes: Int?
 
     @Option(help: "required or none (development; loopback only). Env CAIRN_AUTH. Default required.")
     var auth: String?
@@ -67,7 +64,6 @@ struct Settings {
     var redisURL: String?
     var dataDirectory: String
     var poolSize: Int
-    var pipelineLanes: Int
     var auth: ServerConfiguration.AuthMode
     var adminTokens: [String]
     var adminTokenSources: [String]
@@ -96,7 +92,6 @@ struct Settings {
         redisURL = o.redisURL ?? env("CAIRN_REDIS_URL")
         dataDirectory = o.dataDir ?? env("CAIRN_DATA_DIR") ?? ".cairn/data"
         poolSize = try int(o.redisPoolSize, "CAIRN_REDIS_POOL_SIZE", 16)
-        pipelineLanes = try int(o.redisPipelineLanes, "CAIRN_REDIS_PIPELINE_LANES", 1)
         let authText = o.auth ?? env("CAIRN_AUTH") ?? "required"
         guard let auth = ServerConfiguration.AuthMode(rawValue: authText) else {
             throw ValidationError("auth must be 'required' or 'none', not \(authText.debugDescription)")
@@ -176,7 +171,7 @@ struct Settings {
         [
             "listen=\(listenHost):\(listenPort)",
             "redis=\(redisURL.flatMap { try? RedisURLSummary.redact($0) } ?? "embedded (data in \(dataDirectory))")",
-            "pool=\(poolSize)", "pipeline_lanes=\(pipelineLanes)", "auth=\(auth.rawValue)",
+            "pool=\(poolSize)", "auth=\(auth.rawValue)",
             "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
             "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
             "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)",

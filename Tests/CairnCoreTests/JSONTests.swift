@@ -60,6 +60,18 @@ import Testing
         #expect(Timestamp(rfc3339: "2026-13-01T00:00:00Z") == nil)
     }
 
+    @Test func everyFormattedTimeParsesBackToItself() {
+        // From year 0 to 9999, plus the edges: formatting writes its digits in place.
+        let edges: [Int64] = [-62_167_219_200_000, 253_402_300_799_999, -1, 0, 951_782_400_000, 4_107_542_399_999]
+        var generator = SystemRandomNumberGenerator()
+        let samples = edges + (0..<5000).map { _ in Int64.random(in: -62_167_219_200_000...253_402_300_799_999, using: &generator) }
+        for ms in samples {
+            let text = Timestamp(millisecondsSince1970: ms).rfc3339
+            #expect(text.utf8.count == 24, "\(ms) → \(text)")
+            #expect(Timestamp(rfc3339: text)?.millisecondsSince1970 == ms, "\(ms) → \(text)")
+        }
+    }
+
     @Test func roundTripsManyInstants() {
         var ms: Int64 = -86_400_000 * 400
         while ms < 4_102_444_800_000 {

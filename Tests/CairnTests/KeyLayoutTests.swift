@@ -69,3 +69,18 @@ import Testing
         #expect(KeyLayout.decode("%zz") == nil)
     }
 }
+
+@Suite struct ItemFieldTests {
+    @Test func positionsMatchTheHeaderOrder() {
+        typealias At = ItemField.Position
+        let expected: [(Int, String)] = [
+            (At.version, ItemField.version), (At.kind, ItemField.kind), (At.created, ItemField.created),
+            (At.updated, ItemField.updated), (At.deleted, ItemField.deleted), (At.description, ItemField.description),
+            (At.limit, ItemField.limit), (At.readOnly, ItemField.readOnly), (At.metadata, ItemField.metadata),
+            (At.by, ItemField.by), (At.agent, ItemField.agent),
+        ]
+        #expect(expected.count == ItemField.header.count)
+        for (position, name) in expected { #expect(ItemField.header[position] == name) }
+        #expect(ItemField.all.last == ItemField.value)
+    }
+}

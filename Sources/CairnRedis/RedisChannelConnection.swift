@@ -1,0 +1,143 @@
+import NIOCore
+import NIOPosix
+
+/// One connection to Redis on a SwiftNIO event loop: commands are written and replies read by
+/// the loop, so a caller on that loop waits for Redis without any thread switch, and commands
+/// written by many callers share the socket (pipelining). Safe to use from any task; a
+/// transaction needs the connection to itself (see `RedisAsyncClient.withConnection`).
+public final class RedisChannelConnection: Sendable {
+    let channel: any Channel
+    let events: RedisChannelEvents
+
+    init(channel: any Channel, events: RedisChannelEvents) {
+        self.channel = channel
+        self.events = events
+    }
+
+    public var eventLoop: any EventLoop { channel.eventLoop }
+    public var isActive: Bool { channel.isActive }
+
+    /// Connects, authenticates and selects the database.
+    static func connect(_ configuration: RedisConfiguration, on loop: any EventLoop) -> EventLoopFuture<RedisChannelConnection> {
+        let events = RedisChannelEvents()
+        let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMilliseconds))
+        let peer = configuration.description
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMilliseconds)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events))
+                }
+            }
+        let connected: EventLoopFuture<any Channel>
+        if let address = try? SocketAddress(ipAddress: configuration.host, port: configuration.port) {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: configuration.host, port: configuration.port)
+        }
+        return connected.flatMapErrorThrowing { error in
+            throw RedisError(.connection, "cannot reach Redis at \(configuration): \(RedisChannelConnection.describe(error))")
+        }.flatMap { channel in
+            let connection = RedisChannelConnection(channel: channel, events: events)
+            var setup: [RedisCommand] = []
+            if let password = configuration.password {
+                setup.append(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+            }
+            if configuration.database != 0 { setup.append(["SELECT", String(configuration.database)]) }
+            guard !setup.isEmpty else { return loop.makeSucceededFuture(connection) }
+            let promise = loop.makePromise(of: [RedisValue].self)
+            connection.write(setup, promise)
+            return promise.futureResult.flatMapThrowing { replies in
+                if let refused = replies.first(where: { $0.errorMessage != nil }) {
+                    channel.close(promise: nil)
+                    throw RedisError(.connection, "Redis at \(configuration) refused the connection set-up: \(refused.errorMessage!)")
+                }
+                return connection
+            }
+        }
+    }
+
+    /// Writes every command, then waits for every reply (error replies are returned, not thrown).
+    public func pipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisValue] {
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        write(commands, promise)
+        do {
+            return try await promise.futureResult.valueOnCaller()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.connection, "lost the connection to Redis: \(error)")
+        }
+    }
+
+    /// One command and its reply (an error reply is returned, not thrown).
+    public func send(_ command: RedisCommand) async throws(RedisError) -> RedisValue {
+        try await pipeline([command])[0]
+    }
+
+    /// Writes commands whose replies nobody waits for (`UNWATCH` before handing the connection
+    /// back): later commands on the connection still come after them.
+    public func sendWithoutWaiting(_ commands: [RedisCommand]) {
+        write(commands, nil)
+    }
+
+    /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
+    public func transaction(_ commands: [RedisCommand]) async throws(RedisError) -> TransactionOutcome {
+        var all: [RedisCommand] = [["MULTI"]]
+        all.reserveCapacity(commands.count + 2)
+        all.append(contentsOf: commands)
+        all.append(["EXEC"])
+        return try TransactionOutcome(replies: try await pipeline(all))
+    }
+
+    public func close() {
+        channel.close(promise: nil)
+    }
+
+    /// Hands the request to the channel on its loop; a closed channel fails it at once.
+    private func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?) {
+        let channel = self.channel
+        let request = RedisRequest(commands: commands, promise: promise)
+        if channel.eventLoop.inEventLoop {
+            RedisChannelConnection.write(request, to: channel)
+        } else {
+            channel.eventLoop.execute { RedisChannelConnection.write(request, to: channel) }
+        }
+    }
+
+    private static func write(_ request: RedisRequest, to channel: any Channel) {
+        guard channel.isActive else {
+            request.promise?.fail(RedisError(.connection, "the connection to Redis is closed"))
+            return
+        }
+        channel.write(request, promise: nil)  // the handler flushes (see RedisChannelHandler)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return error.description }
+        if let error = error as? ChannelError, case .connectTimeout(let t) = error {
+            return "no answer within \(t.nanoseconds / 1_000_000) ms"
+        }
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return describe(first.error) }
+            return "could not resolve \(error.host)"
+        }
+        return "\(error)"
+    }
+}
+
+extension TransactionOutcome {
+    /// Reads the replies to `MULTI`, the queued commands and `EXEC`.
+    init(replies: [RedisValue]) throws(RedisError) {
+        switch replies.last {
+        case .null?: self = .aborted
+        case .array(let results)?: self = .committed(results)
+        case .error(let message)?:
+            let queued = replies.dropFirst().dropLast().first { $0.errorMessage != nil }
+            throw RedisError(.server, "transaction refused: \(queued?.errorMessage ?? message)")
+        default:
+            throw RedisError(.unexpectedReply, "EXEC answered \(replies.last.map { "\($0)" } ?? "nothing")")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import DequeModule
+import NIOCore
+import Synchronization
+
+/// Commands for one Redis connection, answered together: `promise` gets one reply per command
+/// (error replies included) once the last has arrived, or fails when the connection does.
+struct RedisRequest {
+    var commands: [RedisCommand]
+    var promise: EventLoopPromise<[RedisValue]>?
+}
+
+/// The Redis protocol on a NIO channel: encodes each `RedisRequest` into RESP, parses the reply
+/// stream with hiredis's reader, and completes requests in the order they were written (Redis
+/// answers in order). Writes are flushed by the handler itself, once per turn of the event loop.
+/// A request unanswered after `timeout` closes the connection, failing every
+/// request on it; so does a reply nobody asked for, or bytes that are not RESP.
+final class RedisChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Waiting {
+        var expected: Int
+        var replies: [RedisValue]
+        var promise: EventLoopPromise<[RedisValue]>?
+        var deadline: NIODeadline
+    }
+
+    private var waiting = Deque<Waiting>()
+    private let reader = RedisReplyReader()
+    private let timeout: TimeAmount
+    private let peer: String
+    private let events: RedisChannelEvents
+    private var timer: Scheduled<Void>?
+    /// Set once the connection failed: later requests fail at once with it.
+    private var failure: RedisError?
+    /// Whether a flush is queued on the event loop already.
+    private var flushQueued = false
+
+    init(timeout: TimeAmount, peer: String, events: RedisChannelEvents) {
+        self.timeout = timeout
+        self.peer = peer
+        self.events = events
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        if let failure {
+            request.promise?.fail(failure)
+            promise?.fail(failure)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: ByteBuffer.estimatedRESPSize(request.commands))
+        for command in request.commands { buffer.writeRESP(command) }
+        waiting.append(Waiting(expected: request.commands.count, replies: [], promise: request.promise, deadline: .now() + timeout))
+        waiting[waiting.count - 1].replies.reserveCapacity(request.commands.count)
+        armTimer(context)
+        context.write(wrapOutboundOut(buffer), promise: promise)
+        queueFlush(context)
+    }
+
+    /// Flushes once the loop has run what is queued now: the commands that callers on this loop
+    /// write meanwhile (requests that came in the same read from many clients) leave together,
+    /// in one system call.
+    private func queueFlush(_ context: ChannelHandlerContext) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushQueued = false
+            context.flush()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do throws(RedisError) {
+            try reader.feed(unwrapInboundIn(data))
+            while let reply = try reader.next() {
+                guard !waiting.isEmpty else {
+                    throw RedisError(.unexpectedReply, "Redis at \(peer) sent a reply nobody asked for: \(reply)")
+                }
+                waiting[waiting.startIndex].replies.append(reply)
+                if waiting[waiting.startIndex].replies.count == waiting[waiting.startIndex].expected {
+                    let done = waiting.removeFirst()
+                    events.answered()
+                    done.promise?.succeed(done.replies)
+                }
+            }
+        } catch {
+            fail(context, error)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RedisError(.connection, "lost the connection to Redis at \(peer): the server closed it"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, RedisError(.connection, "lost the connection to Redis at \(peer): \(error)"))
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(RedisError(.connection, "the connection to Redis at \(peer) is closed"))
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: RedisError) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        if failure == nil { failure = error }
+        timer?.cancel()
+        timer = nil
+        let failed = waiting
+        waiting.removeAll()
+        for entry in failed { entry.promise?.fail(failure ?? error) }
+    }
+
+    /// One timer per connection, due when the oldest request is.
+    private func armTimer(_ context: ChannelHandlerContext) {
+        guard timer == nil, let oldest = waiting.first else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest.deadline) { [self] in
+            timer = nil
+            guard let oldest = waiting.first else { return }
+            if oldest.deadline <= .now() {
+                events.timedOut()
+                fail(context, RedisError(.connection, "Redis at \(peer) did not answer within \(timeout.nanoseconds / 1_000_000) ms"))
+            } else {
+                armTimer(context)
+            }
+        }
+    }
+}
+
+/// What a channel handler tells its connection object, from the event loop.
+final class RedisChannelEvents: Sendable {
+    private let answerCount = Atomic<Int>(0)
+    private let timeoutSeen = Atomic<Bool>(false)
+
+    /// Requests answered so far.
+    var answers: Int { answerCount.load(ordering: .relaxed) }
+    /// Whether the connection was closed because Redis did not answer in time.
+    var didTimeOut: Bool { timeoutSeen.load(ordering: .relaxed) }
+
+    func answered() { answerCount.add(1, ordering: .relaxed) }
+    func timedOut() { timeoutSeen.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,152 @@
+import CairnRedis
+import CairnTestSupport
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// An actor running on one event loop, as cairnd's connections do.
+private actor OnLoop {
+    nonisolated let unownedExecutor: UnownedSerialExecutor
+    init(_ loop: any EventLoop) { unownedExecutor = loop.executor.asUnownedSerialExecutor() }
+
+    func run<T: Sendable>(_ body: () async throws -> T) async rethrows -> T { try await body() }
+}
+
+/// Redis over SwiftNIO (`RedisAsyncClient`), against a real redis-server.
+@Suite struct RedisAsyncClientTests {
+    static func client(poolSize: Int = 8, timeoutMs: Int = 10_000, url: String = TestRedis.url) throws -> RedisAsyncClient {
+        var configuration = try RedisConfiguration(url: url, poolSize: poolSize)
+        configuration.commandTimeoutMilliseconds = timeoutMs
+        return RedisAsyncClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, exclusivePerLoop: poolSize)
+    }
+
+    @Test func concurrentReadsEachGetTheirOwnReply() async throws {
+        let client = try Self.client()
+        let prefix = uniqueTenant("async")
+        for i in 0..<100 { _ = try await TestRedis.pool.withConnection { try $0.run(["SET", "\(prefix):\(i)", "v\(i)"]) } }
+        // Callers on an event loop (the shared connection's fast path) and callers elsewhere.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let onLoop = OnLoop(loop)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<1000 {
+                group.addTask {
+                    let key = "\(prefix):\(i % 100)"
+                    let reply = i % 2 == 0
+                        ? try await onLoop.run { try await client.send(["GET", key]) }
+                        : try await client.send(["GET", key])
+                    #expect(reply == .string("v\(i % 100)"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await client.send(["GET", "\(prefix):absent"]) == .null)
+        #expect(try await client.send(["NOSUCHCOMMAND"]).errorMessage != nil, "an error reply is returned, not thrown")
+        await client.shutdown()
+    }
+
+    @Test func lentConnectionsKeepTransactionsApart() async throws {
+        // Two connections per loop for 16 writers: most wait their turn. If two writers ever
+        // shared a connection, one's WATCH would cover the other's write and updates would be lost.
+        let client = try Self.client(poolSize: 2)
+        let key = "\(uniqueTenant("async")):counter"
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let onLoop = OnLoop(loop)
+        let writers = 16, increments = 40
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    var aborted = 0
+                    for _ in 0..<increments {
+                        while true {
+                            let body: (RedisChannelConnection) async throws -> Bool = { connection in
+                                let current = try await connection.pipeline([["WATCH", key], ["GET", key]])[1].int ?? 0
+                                return try await connection.transaction([["SET", key, String(current + 1)]]) != .aborted
+                            }
+                            let committed = w % 2 == 0
+                                ? try await onLoop.run { try await client.withConnection(body) }
+                                : try await client.withConnection(body)
+                            if committed { break }
+                            aborted += 1
+                        }
+                    }
+                    return aborted
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await client.send(["GET", key]) == .string(String(writers * increments)))
+        await client.shutdown()
+    }
+
+    @Test func aBodyThatFailsGivesTheConnectionBackUsable() async throws {
+        let client = try Self.client(poolSize: 1)
+        struct Refused: Error {}
+        for _ in 0..<5 {
+            await #expect(throws: Refused.self) {
+                try await client.withConnection { connection in
+                    _ = try await connection.send(["PING"])
+                    throw Refused()
+                }
+            }
+        }
+        // With one connection per loop, a leaked one would make this wait forever.
+        #expect(try await client.withConnection { try await $0.send(["PING"]) } == .status("PONG"))
+        await client.shutdown()
+        await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
+    }
+
+    @Test func unreachableRedisFailsPromptly() async throws {
+        let port = RedisServerProcess.freeLoopbackPort()
+        var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
+        configuration.connectTimeoutMilliseconds = 500
+        let client = RedisAsyncClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, exclusivePerLoop: 1)
+        let started = ContinuousClock.now
+        do {
+            _ = try await client.send(["PING"])
+            Issue.record("PING to a closed port answered")
+        } catch {
+            #expect(error.kind == .connection)
+            #expect(error.message.contains("cannot reach Redis"), "\(error)")
+        }
+        await #expect(throws: RedisError.self) { try await client.withConnection { try await $0.send(["PING"]) } }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        await client.shutdown()
+    }
+
+    @Test func aRefusedSetUpIsAConnectionError() async throws {
+        // The test Redis has no password: AUTH is refused, and so is the connection.
+        let client = try Self.client(url: TestRedis.url.replacingOccurrences(of: "redis://", with: "redis://:wrong@"))
+        do {
+            _ = try await client.send(["PING"])
+            Issue.record("a refused AUTH still gave a connection")
+        } catch {
+            #expect(error.kind == .connection)
+            #expect(error.message.contains("refused the connection set-up"), "\(error)")
+        }
+        await client.shutdown()
+    }
+
+    @Test func aRedisThatStopsAnsweringTimesOutAndTheNextCommandWorks() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-pause-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
+        defer { server.stop(save: false) }
+        let client = try Self.client(timeoutMs: 300, url: server.url)
+        #expect(try await client.send(["PING"]) == .status("PONG"))
+        let admin = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
+        _ = try await admin.withConnection { try $0.run(["CLIENT", "PAUSE", "1500", "ALL"]) }
+        let started = ContinuousClock.now
+        do {
+            _ = try await client.send(["PING"])
+            Issue.record("PING answered while Redis was paused")
+        } catch {
+            #expect(error.message.contains("did not answer within 300 ms"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(1400), "the timeout, not the pause, ended the wait")
+        // Once Redis answers again, a new connection serves the next command.
+        await eventually(10) { (try? await client.send(["PING"])) == .status("PONG") }
+        await client.shutdown()
+        await admin.shutdown()
+    }
+}
