@@ -21,7 +21,7 @@ enum BlockMethods {
             return Wire.item(block)
         }
 
-        table.add("block.get") { session, params throws(CairnError) in
+        table.add("block.get", readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let version = try params.optionalInt("version", in: 1...Int.max)
@@ -96,7 +96,7 @@ enum BlockMethods {
             return ["version": .int(r.version), "existed": .bool(r.existed)]
         }
 
-        table.add("block.list") { session, params throws(CairnError) in
+        table.add("block.list", readOnly: true) { session, params throws(CairnError) in
             let scope = try params.scope()
             let search = try params.optionalString("label_search")
             let limit = try params.int("limit", default: 50, in: 1...maximumPageSize)
@@ -124,7 +124,7 @@ enum BlockMethods {
             }
         }
 
-        table.add("block.agents") { session, params throws(CairnError) in
+        table.add("block.agents", readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             try session.caller.authorize(ns, anyOf: [.read])
@@ -132,13 +132,13 @@ enum BlockMethods {
             return ["agents": .array(agents.map(JSONValue.string))]
         }
 
-        table.add("agent.blocks") { session, params throws(CairnError) in
+        table.add("agent.blocks", readOnly: true) { session, params throws(CairnError) in
             let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
             _ = (tenant, agent)
             return ["blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted)]
         }
 
-        table.add("agent.context") { session, params throws(CairnError) in
+        table.add("agent.context", readOnly: true) { session, params throws(CairnError) in
             let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
             return [
                 "blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted),

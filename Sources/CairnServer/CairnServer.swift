@@ -26,7 +26,7 @@ public final class CairnServer: Sendable {
     public let port: Int
     public let metrics: ServerMetrics
     let context: ServerContext
-    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>
+    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<[InboundFrame], ByteBuffer>, Never>
     let registry: ConnectionRegistry
     /// Change events for this server's subscribers (one Redis pub/sub connection).
     public let feed: ChangeFeed
@@ -49,7 +49,8 @@ public final class CairnServer: Sendable {
             .bind(host: configuration.host, port: configuration.port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLine)))
-                    return try NIOAsyncChannel<InboundFrame, ByteBuffer>(
+                    try child.pipeline.syncOperations.addHandler(FrameBatcher())
+                    return try NIOAsyncChannel<[InboundFrame], ByteBuffer>(
                         wrappingChannelSynchronously: child,
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                 }
@@ -74,7 +75,7 @@ public final class CairnServer: Sendable {
 
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore, logger: Logger,
-        channel: NIOAsyncChannel<NIOAsyncChannel<InboundFrame, ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics,
+        channel: NIOAsyncChannel<NIOAsyncChannel<[InboundFrame], ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics,
         registryBox: RegistryBox
     ) {
         self.configuration = configuration
@@ -102,8 +103,9 @@ public final class CairnServer: Sendable {
                         let id = registry.nextID()
                         // The connection's requests run on its channel's event loop (see
                         // `EventLoopTaskExecutor`), and so do its Redis commands.
-                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
-                            await self.serve(connection, id: id)
+                        let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
+                        group.addTask(executorPreference: executor) {
+                            await self.serve(connection, id: id, executor: executor)
                         }
                     }
                 }
@@ -122,6 +124,14 @@ public final class CairnServer: Sendable {
     /// Connections busy with a request right now.
     public var requestsInFlight: Int { registry.busyCount }
 
+    /// The most requests one connection has had in flight at once (started, not yet answered)
+    /// since the server started: above 1 only when read-only requests ran concurrently.
+    public var peakRequestsInFlightPerConnection: Int { registry.peakRequestsPerConnection }
+
+    /// How many read-only requests one connection may have in flight at once. When that many
+    /// are, the server reads no further line from the connection until the oldest is answered.
+    public static let maxRequestsInFlightPerConnection = 32
+
     /// Open connections.
     public var connectionCount: Int { registry.count }
 
@@ -130,7 +140,7 @@ public final class CairnServer: Sendable {
         registry.closeAll()
     }
 
-    func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, id: Int) async {
+    func serve(_ connection: NIOAsyncChannel<[InboundFrame], ByteBuffer>, id: Int, executor: EventLoopTaskExecutor) async {
         let channel = connection.channel
         let remote = channel.remoteAddress?.description ?? "unknown"
         var logger = context.logger
@@ -153,31 +163,233 @@ public final class CairnServer: Sendable {
             context.metrics.openConnections.decrement()
         }
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                let session = Session(context: context, logger: logger, output: outbound)
-                registry.attach(session.subscriptions, to: id)
-                defer { session.close() }
-                try await outbound.write(ByteBuffer(bytes: session.hello()))
-                for try await frame in inbound {
-                    guard registry.beginRequest(id) else { break }
-                    let reply: [UInt8]?
-                    var close = false
-                    switch frame {
-                    case .overlong:
-                        reply = session.lineTooLong()
-                        close = true
-                    case .line(let line):
-                        reply = await session.handle(line: line.readableBytesView)
-                    }
-                    if let reply { try await outbound.write(ByteBuffer(bytes: reply)) }
-                    session.responseWritten()
-                    if !registry.endRequest(id) || close { break }
-                }
+            try await connection.executeThenClose { [logger] inbound, outbound in
+                try await self.answer(
+                    inbound, outbound, id: id, logger: logger, executor: executor, on: ConnectionActor(channel))
             }
             logger.info("connection closed")
         } catch {
             logger.info("connection closed: \(error)")
         }
+    }
+
+    /// Reads a connection's requests and answers each, in the order they came; returns once every
+    /// request it started is answered.
+    ///
+    /// Consecutive read-only lines (`MethodTable.isReadOnly`) run concurrently, at most
+    /// `maxRequestsInFlightPerConnection` at once: each starts as soon as it is read, in a task of
+    /// its own isolated to the connection, and its answer is written once every answer before
+    /// it is (`Answers`). Any other line is a barrier: it waits until every earlier request is
+    /// answered, runs alone, and no later line is read before its answer is written. So a request
+    /// sees every write (and `auth`) sent before it on the connection, and none sent after it.
+    ///
+    /// Lines come in batches, those read off the socket together (`FrameBatcher`). A read-only
+    /// line that is the last of its batch, with nothing in flight, runs in this task: a client
+    /// that does not pipeline pays for no task.
+    private func answer(
+        _ inbound: NIOAsyncChannelInboundStream<[InboundFrame]>, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        id: Int, logger: Logger, executor: EventLoopTaskExecutor, on connection: isolated ConnectionActor
+    ) async throws {
+        let registry = self.registry
+        let methods = context.methods
+        let channel = connection.channel
+        let session = Session(context: context, logger: logger, output: outbound)
+        registry.attach(session.subscriptions, to: id)
+        defer { session.close() }
+        try await outbound.write(ByteBuffer(bytes: session.hello()))
+        let answers = Answers(outbound: outbound, session: session) { count in
+            // Shutting down, and that was the last request in flight: close now (the loop below
+            // may be waiting for a line that never comes).
+            if registry.endRequests(id, count: count) == .close { channel.close(promise: nil) }
+        }
+        do {
+            reading: for try await frames in inbound {
+                for (index, frame) in frames.enumerated() {
+                    guard case .line(let line) = frame else {
+                        // Overlong: answered, then the connection closes.
+                        await answers.settle(toAtMost: 0)
+                        guard answers.failure == nil, registry.beginRequest(id) else { break reading }
+                        await answers.complete(answers.reserve(), with: session.lineTooLong())
+                        break reading
+                    }
+                    let incoming = RPCCoding.decode(line: line.readableBytesView)
+                    if methods.isReadOnly(incoming) {
+                        await answers.settle(toAtMost: Self.maxRequestsInFlightPerConnection - 1)
+                        guard answers.failure == nil, registry.beginRequest(id) else { break reading }
+                        let place = answers.reserve()
+                        if index == frames.count - 1 && place == answers.first {
+                            // Alone (the last line of its batch, nothing in flight): run it here.
+                            await answers.complete(place, with: await session.handle(incoming))
+                            continue
+                        }
+                        // A task of its own, isolated to the connection (capturing `connection`
+                        // makes it so) and on its event loop; where it exists, `Task.immediate`
+                        // runs it at once up to its first suspension (the Redis call) instead of
+                        // queueing it.
+                        if #available(macOS 26, *) {
+                            Task.immediate(executorPreference: executor) {
+                                _ = connection
+                                await answers.complete(place, with: await session.handle(incoming))
+                            }
+                        } else {
+                            Task {  // (isolated to the connection, but off its event loop)
+                                _ = connection
+                                await answers.complete(place, with: await session.handle(incoming))
+                            }
+                        }
+                    } else {
+                        // Alone: every earlier answer is written, and nothing else writes now.
+                        await answers.settle(toAtMost: 0)
+                        guard answers.failure == nil, registry.beginRequest(id) else { break reading }
+                        let reply = await session.handle(incoming)
+                        if let reply { try await outbound.write(ByteBuffer(bytes: reply)) }
+                        session.responseWritten()
+                        if registry.endRequests(id) != .goOn { break reading }
+                    }
+                }
+            }
+        } catch {
+            await answers.settle(toAtMost: 0)
+            throw error
+        }
+        await answers.settle(toAtMost: 0)
+        if let failure = answers.failure { throw failure }
+    }
+}
+
+/// Hands on the lines decoded from one read of the socket as one batch, so that a client's
+/// pipelined requests reach the connection's task together.
+final class FrameBatcher: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+    typealias InboundOut = [InboundFrame]
+
+    private var batch: [InboundFrame] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        batch.append(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context)
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        flush(context)  // the last line before an end of input
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flush(context)
+        context.fireChannelInactive()
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        guard !batch.isEmpty else { return }
+        var lines: [InboundFrame] = []
+        swap(&lines, &batch)
+        context.fireChannelRead(wrapInboundOut(lines))
+    }
+}
+
+/// A connection's answers not yet written, in request order. Requests take a place in line
+/// (`reserve`) when they start and hand in their answer (`complete`) when they end, in any
+/// order; answers go out strictly in line order, those ready together in one write. Used only
+/// isolated to the connection's `ConnectionActor`.
+final class Answers {
+    private enum Place {
+        case running
+        /// The answer, nil when there is none to send (a notification).
+        case done([UInt8]?)
+    }
+
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let session: Session
+    /// Told how many answers were just written (or dropped, after a failed write).
+    private let written: (Int) -> Void
+    /// The places not yet written, oldest first; `places[0]` is number `first`.
+    private var places: [Place] = []
+    /// The number of the oldest place not yet written (the next place's when none is left).
+    private(set) var first = 0
+    /// Whether some request's task is writing answers now (it writes every answer ready in line),
+    /// and how many.
+    private var writing = false
+    private var beingWritten = 0
+    private var waiter: (limit: Int, continuation: CheckedContinuation<Void, Never>)?
+    /// Why an answer could not be written; later answers are dropped.
+    private(set) var failure: (any Error)?
+
+    init(
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, session: Session, written: @escaping (Int) -> Void
+    ) {
+        self.outbound = outbound
+        self.session = session
+        self.written = written
+    }
+
+    /// The next place in line.
+    func reserve() -> Int {
+        places.append(.running)
+        return first + places.count - 1
+    }
+
+    /// Hands in the answer for `place`, and writes every answer now ready at the head of the line
+    /// unless another request's task is at it already.
+    func complete(_ place: Int, with answer: [UInt8]?) async {
+        places[place - first] = .done(answer)
+        guard !writing else { return }
+        writing = true
+        while case .done = places.first {
+            var bytes: [UInt8] = []
+            var count = 0
+            while case .done(let answer)? = places.first {
+                if let answer { bytes += answer }
+                places.removeFirst()
+                first += 1
+                count += 1
+            }
+            beingWritten = count
+            if failure == nil, !bytes.isEmpty {
+                do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { failure = error }
+            }
+            beingWritten = 0
+            session.responseWritten()
+            written(count)
+            wakeWaiter()
+        }
+        writing = false
+        wakeWaiter()
+    }
+
+    /// Waits until at most `limit` answers are unwritten; with 0, until every answer is written.
+    func settle(toAtMost limit: Int) async {
+        guard !isSettled(limit) else { return }
+        await withCheckedContinuation { waiter = (limit, $0) }
+    }
+
+    /// Whether at most `limit` answers are unwritten (with 0: every answer is written).
+    func isSettled(_ limit: Int) -> Bool {
+        places.count + beingWritten <= limit && (limit > 0 || !writing)
+    }
+
+    private func wakeWaiter() {
+        guard let waiter, isSettled(waiter.limit) else { return }
+        self.waiter = nil
+        waiter.continuation.resume()
+    }
+}
+
+/// A connection's own isolation: its requests run isolated to it (`CairnServer.answer`), so
+/// they share the connection's `Session` without locks, even while several run at once. A plain
+/// actor: its code runs where its tasks prefer — the connection's event loop (see
+/// `EventLoopTaskExecutor`) — and stepping on and off it (into NIO's async API, into Redis) needs
+/// no other thread. Nothing here blocks.
+actor ConnectionActor {
+    /// The connection's channel.
+    nonisolated let channel: any Channel
+
+    init(_ channel: any Channel) {
+        self.channel = channel
     }
 }
 
@@ -200,7 +412,8 @@ extension ConnectionRegistry {
 final class ConnectionRegistry: Sendable {
     private struct Entry {
         var channel: any Channel
-        var busy: Bool
+        /// Requests started and not yet answered.
+        var requests: Int
         var subscriptions: ConnectionSubscriptions?
     }
 
@@ -208,6 +421,17 @@ final class ConnectionRegistry: Sendable {
         var nextID = 0
         var connections: [Int: Entry] = [:]
         var shuttingDown = false
+        var peakRequestsPerConnection = 0
+    }
+
+    /// What a connection does after answering a request.
+    enum AfterRequest {
+        /// Go on.
+        case goOn
+        /// The server is shutting down: start no more requests; answer those in flight.
+        case finish
+        /// The server is shutting down and nothing is in flight: close the connection.
+        case close
     }
 
     private let state = Mutex(State())
@@ -220,12 +444,13 @@ final class ConnectionRegistry: Sendable {
     }
 
     var count: Int { state.withLock { $0.connections.count } }
-    var busyCount: Int { state.withLock { $0.connections.values.filter(\.busy).count } }
+    var busyCount: Int { state.withLock { $0.connections.values.filter { $0.requests > 0 }.count } }
+    var peakRequestsPerConnection: Int { state.withLock { $0.peakRequestsPerConnection } }
 
     func add(_ id: Int, channel: any Channel, limit: Int) -> Bool {
         state.withLock { s in
             guard !s.shuttingDown, s.connections.count < limit else { return false }
-            s.connections[id] = Entry(channel: channel, busy: false)
+            s.connections[id] = Entry(channel: channel, requests: 0)
             return true
         }
     }
@@ -255,24 +480,32 @@ final class ConnectionRegistry: Sendable {
     func beginRequest(_ id: Int) -> Bool {
         state.withLock { s in
             guard !s.shuttingDown else { return false }
-            s.connections[id]?.busy = true
+            if let requests = s.connections[id]?.requests {
+                s.connections[id]?.requests = requests + 1
+                s.peakRequestsPerConnection = max(s.peakRequestsPerConnection, requests + 1)
+            }
             return true
         }
     }
 
-    /// False when the connection should close now (the server is shutting down).
-    func endRequest(_ id: Int) -> Bool {
+    /// `count` requests of the connection were answered.
+    func endRequests(_ id: Int, count: Int = 1) -> AfterRequest {
         state.withLock { s in
-            s.connections[id]?.busy = false
-            return !s.shuttingDown
+            var left = 0
+            if let requests = s.connections[id]?.requests {
+                left = max(requests - count, 0)
+                s.connections[id]?.requests = left
+            }
+            guard s.shuttingDown else { return .goOn }
+            return left == 0 ? .close : .finish
         }
     }
 
-    /// Closes idle connections now; busy ones close after answering.
+    /// Closes idle connections now; busy ones close after answering what is in flight.
     func shutdown() {
         let idle: [any Channel] = state.withLock { s in
             s.shuttingDown = true
-            return s.connections.values.filter { !$0.busy }.map(\.channel)
+            return s.connections.values.filter { $0.requests == 0 }.map(\.channel)
         }
         for channel in idle { channel.close(promise: nil) }
     }

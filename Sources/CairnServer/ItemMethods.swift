@@ -15,7 +15,7 @@ enum ItemMethods {
             return ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)]
         }
 
-        table.add("get") { session, params throws(CairnError) in
+        table.add("get", readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let version = try params.optionalInt("version", in: 1...Int.max)
@@ -33,7 +33,7 @@ enum ItemMethods {
             return ["version": .int(r.version), "existed": .bool(r.existed)]
         }
 
-        table.add("search") { session, params throws(CairnError) in
+        table.add("search", readOnly: true) { session, params throws(CairnError) in
             let scope = try params.scope()
             let filter = try params["filter"].map { v throws(CairnError) in try Filter(v) }
             var query: TextQuery?
@@ -48,7 +48,7 @@ enum ItemMethods {
             return ["items": .array(items.map(Wire.item))]
         }
 
-        table.add("list_namespaces") { session, params throws(CairnError) in
+        table.add("list_namespaces", readOnly: true) { session, params throws(CairnError) in
             let scope = try params.scope()
             let limit = try params.int("limit", default: 100, in: 1...maximumPageSize)
             let offset = try params.int("offset", default: 0, in: 0...Int.max)
@@ -57,7 +57,7 @@ enum ItemMethods {
             return ["namespaces": .array(list.map(Wire.namespace))]
         }
 
-        table.add("history") { session, params throws(CairnError) in
+        table.add("history", readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let limit = try params.int("limit", default: 20, in: 1...maximumPageSize)
@@ -67,7 +67,7 @@ enum ItemMethods {
             return ["entries": .array(entries.map(Wire.history))]
         }
 
-        table.add("log") { session, params throws(CairnError) in
+        table.add("log", readOnly: true) { session, params throws(CairnError) in
             let scope = try params.scope()
             let since = try params.optionalTimestamp("since")
             let until = try params.optionalTimestamp("until")

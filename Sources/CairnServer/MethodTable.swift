@@ -1,10 +1,14 @@
 import Cairn
 import CairnProtocol
 
-/// One protocol method: its name, whether it needs an authenticated caller, and its body.
+/// One protocol method: its name, whether it needs an authenticated caller, whether it only
+/// reads, and its body.
 struct Method: Sendable {
     var name: String
     var needsIdentity: Bool
+    /// Writes nothing and changes no session state: consecutive read-only requests on one
+    /// connection may run concurrently (see `CairnServer.answer`).
+    var readOnly: Bool
     var run: @Sendable (Session, Params) async throws(CairnError) -> JSONValue
 }
 
@@ -13,8 +17,27 @@ struct Method: Sendable {
 struct MethodTable: Sendable {
     var methods: [String: Method] = [:]
 
-    mutating func add(_ name: String, needsIdentity: Bool = true, _ run: @escaping @Sendable (Session, Params) async throws(CairnError) -> JSONValue) {
-        methods[name] = Method(name: name, needsIdentity: needsIdentity, run: run)
+    mutating func add(
+        _ name: String, needsIdentity: Bool = true, readOnly: Bool = false,
+        _ run: @escaping @Sendable (Session, Params) async throws(CairnError) -> JSONValue
+    ) {
+        methods[name] = Method(name: name, needsIdentity: needsIdentity, readOnly: readOnly, run: run)
+    }
+
+    /// Whether a line may run concurrently with the read-only lines around it: a request (or a
+    /// batch whose every entry is one) of read-only methods. Anything else — writes, `auth`,
+    /// subscriptions, tokens, unknown methods, invalid requests — runs alone, in order.
+    func isReadOnly(_ incoming: RPCIncoming) -> Bool {
+        switch incoming {
+        case .invalid: return false
+        case .single(let request): return isReadOnly(request)
+        case .batch(let entries): return entries.allSatisfy(isReadOnly)
+        }
+    }
+
+    private func isReadOnly(_ request: Result<RPCRequest, RPCFailure>) -> Bool {
+        guard case .success(let request) = request else { return false }
+        return methods[request.method]?.readOnly ?? false
     }
 
     static let standard: MethodTable = {

@@ -3,8 +3,11 @@ import CairnProtocol
 import Logging
 import NIOCore
 
-/// One connection's state: who it is, and how it answers a line. Used by the connection's own
-/// task only, one request at a time, so requests on a connection run in the order they came.
+/// One connection's state: who it is, and how it answers a line. Used only isolated to the
+/// connection's `ConnectionActor`. Consecutive read-only requests (`Method.readOnly`) may run
+/// concurrently, interleaving at their suspension points: they change nothing here but clear
+/// `identity` when they find its token revoked. Every other request runs alone, after every
+/// earlier one was answered and before any later one starts (`CairnServer.answer`).
 final class Session {
     let context: ServerContext
     let logger: Logger
@@ -61,10 +64,11 @@ final class Session {
         return out
     }
 
-    /// The answer to one line, newline included; nil when nothing is to be sent (notifications).
-    func handle(line: ByteBufferView) async -> [UInt8]? {
+    /// The answer to one line (decoded), newline included; nil when nothing is to be sent
+    /// (notifications).
+    func handle(_ incoming: RPCIncoming) async -> [UInt8]? {
         var out: [UInt8] = []
-        switch RPCCoding.decode(line: line) {
+        switch incoming {
         case .invalid(let failure):
             RPCCoding.error(id: failure.id, failure.error, into: &out)
         case .single(let parsed):

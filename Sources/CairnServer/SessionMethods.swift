@@ -4,7 +4,7 @@ import CairnProtocol
 /// `ping`, `auth`, and the `token.*` methods.
 enum SessionMethods {
     static func register(in table: inout MethodTable) {
-        table.add("ping", needsIdentity: false) { _, _ throws(CairnError) in ["pong": true] }
+        table.add("ping", needsIdentity: false, readOnly: true) { _, _ throws(CairnError) in ["pong": true] }
 
         table.add("auth", needsIdentity: false) { session, params throws(CairnError) in
             let token = try params.string("token")
