@@ -81,7 +81,7 @@ extension Store {
                     case .aborted:
                         return nil
                     case .committed(let results):
-                        if let failed = results.first(where: { if case .error = $0 { true } else { false } }) {
+                        if let failed = results.first(where: { $0.errorMessage != nil }) {
                             // Everything is validated before MULTI, so this is a bug or Redis out of memory.
                             throw RedisError(.server, "a command inside EXEC failed: \(failed)")
                         }

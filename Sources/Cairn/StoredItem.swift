@@ -48,10 +48,10 @@ struct StoredItem: Sendable {
     /// The version a client sees: 0 when absent (never written, or deleted).
     var liveVersion: Int { isLive ? version : 0 }
 
-    /// From an `HMGET key <ItemField.header…>` reply (plus the value when asked for last),
-    /// read by position without building a dictionary.
-    init(header reply: RedisValue, value: RedisValue? = nil) {
-        self.init(fields: reply.array ?? [], value: value)
+    /// From an `HMGET key <ItemField.header…>` reply, read by position without building a
+    /// dictionary.
+    init(header reply: RedisValue) {
+        self.init(fields: reply.array ?? [], value: nil)
     }
 
     /// From the header fields in `ItemField.header` order (extra fields after them are ignored).

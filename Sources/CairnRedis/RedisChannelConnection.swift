@@ -14,7 +14,6 @@ public final class RedisChannelConnection: Sendable {
         self.events = events
     }
 
-    public var eventLoop: any EventLoop { channel.eventLoop }
     public var isActive: Bool { channel.isActive }
 
     /// Connects, authenticates and selects the database.
@@ -84,11 +83,7 @@ public final class RedisChannelConnection: Sendable {
 
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
     public func transaction(_ commands: [RedisCommand]) async throws(RedisError) -> TransactionOutcome {
-        var all: [RedisCommand] = [["MULTI"]]
-        all.reserveCapacity(commands.count + 2)
-        all.append(contentsOf: commands)
-        all.append(["EXEC"])
-        return try TransactionOutcome(replies: try await pipeline(all))
+        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands)))
     }
 
     public func close() {
@@ -124,20 +119,5 @@ public final class RedisChannelConnection: Sendable {
             return "could not resolve \(error.host)"
         }
         return "\(error)"
-    }
-}
-
-extension TransactionOutcome {
-    /// Reads the replies to `MULTI`, the queued commands and `EXEC`.
-    init(replies: [RedisValue]) throws(RedisError) {
-        switch replies.last {
-        case .null?: self = .aborted
-        case .array(let results)?: self = .committed(results)
-        case .error(let message)?:
-            let queued = replies.dropFirst().dropLast().first { $0.errorMessage != nil }
-            throw RedisError(.server, "transaction refused: \(queued?.errorMessage ?? message)")
-        default:
-            throw RedisError(.unexpectedReply, "EXEC answered \(replies.last.map { "\($0)" } ?? "nothing")")
-        }
     }
 }

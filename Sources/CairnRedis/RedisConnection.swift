@@ -155,10 +155,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
     /// A command refused while queueing (bad syntax) aborts the whole transaction with an error.
     public func transaction(_ commands: [RedisCommand]) throws(RedisError) -> TransactionOutcome {
-        var all: [RedisCommand] = [["MULTI"]]
-        all.append(contentsOf: commands)
-        all.append(["EXEC"])
-        return try TransactionOutcome(replies: try pipeline(all))
+        try TransactionOutcome(replies: try pipeline(TransactionOutcome.commands(wrapping: commands)))
     }
 
     private func connectionFailed(_ ctx: UnsafeMutablePointer<redisContext>) -> RedisError {

@@ -30,3 +30,27 @@ public enum TransactionOutcome: Sendable, Hashable {
     /// A `WATCH`ed key changed before `EXEC`: nothing was written.
     case aborted
 }
+
+extension TransactionOutcome {
+    /// `MULTI`, the commands, `EXEC`: what a transaction sends in one round trip.
+    static func commands(wrapping commands: [RedisCommand]) -> [RedisCommand] {
+        var all: [RedisCommand] = [["MULTI"]]
+        all.reserveCapacity(commands.count + 2)
+        all.append(contentsOf: commands)
+        all.append(["EXEC"])
+        return all
+    }
+
+    /// Reads the replies to `commands(wrapping:)`.
+    init(replies: [RedisValue]) throws(RedisError) {
+        switch replies.last {
+        case .null?: self = .aborted
+        case .array(let results)?: self = .committed(results)
+        case .error(let message)?:
+            let queued = replies.dropFirst().dropLast().first { $0.errorMessage != nil }
+            throw RedisError(.server, "transaction refused: \(queued?.errorMessage ?? message)")
+        default:
+            throw RedisError(.unexpectedReply, "EXEC answered \(replies.last.map { "\($0)" } ?? "nothing")")
+        }
+    }
+}

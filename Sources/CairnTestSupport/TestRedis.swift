@@ -33,6 +33,19 @@ public enum TestRedis {
     }
 }
 
+extension TestRedis {
+    /// Runs `body` with a private `redis-server` on a free loopback port, for a test that must
+    /// not disturb the shared one (pauses it, kills its clients); the server is stopped and its
+    /// data folder deleted afterwards.
+    public static func withPrivateServer<T>(_ body: (RedisServerProcess) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-private-redis-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
+        defer { server.stop(save: false) }
+        return try await body(server)
+    }
+}
+
 /// A tenant name no other test uses.
 public func uniqueTenant(_ label: String = "t") -> String {
     "\(label)-\(UUID().uuidString.prefix(12))"

@@ -36,20 +36,18 @@ import Testing
     }
 
     @Test func staleConnectionsAreReplacedAfterAKill() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-kill-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
-        let pool = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 2))
-        let store = Store(redis: pool)
-        let ns = try Namespace(tenant: uniqueTenant())
-        try await store.put(ns, key: "k", value: 1, by: alice)
-        // Kill every client connection from Redis's side: the pool's sockets go stale.
-        _ = try await pool.withConnection { connection in
-            try connection.run(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"])
+        try await TestRedis.withPrivateServer { server in
+            let pool = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 2))
+            let store = Store(redis: pool)
+            let ns = try Namespace(tenant: uniqueTenant())
+            try await store.put(ns, key: "k", value: 1, by: alice)
+            // Kill every client connection from Redis's side: the pool's sockets go stale.
+            _ = try await pool.withConnection { connection in
+                try connection.run(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"])
+            }
+            #expect(try await store.get(ns, key: "k")?.value == 1)
+            #expect(try await store.put(ns, key: "k", value: 2, by: alice).version == 2)
+            await pool.shutdown()
         }
-        #expect(try await store.get(ns, key: "k")?.value == 1)
-        #expect(try await store.put(ns, key: "k", value: 2, by: alice).version == 2)
-        await pool.shutdown()
-        server.stop(save: false)
     }
 }

@@ -128,25 +128,47 @@ private actor OnLoop {
     }
 
     @Test func aRedisThatStopsAnsweringTimesOutAndTheNextCommandWorks() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-pause-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
-        defer { server.stop(save: false) }
-        let client = try Self.client(timeoutMs: 300, url: server.url)
-        #expect(try await client.send(["PING"]) == .status("PONG"))
-        let admin = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
-        _ = try await admin.withConnection { try $0.run(["CLIENT", "PAUSE", "1500", "ALL"]) }
-        let started = ContinuousClock.now
-        do {
-            _ = try await client.send(["PING"])
-            Issue.record("PING answered while Redis was paused")
-        } catch {
-            #expect(error.message.contains("did not answer within 300 ms"), "\(error)")
+        try await TestRedis.withPrivateServer { server in
+            let client = try Self.client(timeoutMs: 300, url: server.url)
+            #expect(try await client.send(["PING"]) == .status("PONG"))
+            let admin = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
+            _ = try await admin.withConnection { try $0.run(["CLIENT", "PAUSE", "1500", "ALL"]) }
+            let started = ContinuousClock.now
+            do throws(RedisError) {
+                _ = try await client.send(["PING"])
+                Issue.record("PING answered while Redis was paused")
+            } catch {
+                #expect(error.message.contains("did not answer within 300 ms"), "\(error)")
+            }
+            #expect(ContinuousClock.now - started < .milliseconds(1400), "the timeout, not the pause, ended the wait")
+            // Once Redis answers again, a new connection serves the next command.
+            await eventually(10) { (try? await client.send(["PING"])) == .status("PONG") }
+            await client.shutdown()
+            await admin.shutdown()
         }
-        #expect(ContinuousClock.now - started < .milliseconds(1400), "the timeout, not the pause, ended the wait")
-        // Once Redis answers again, a new connection serves the next command.
-        await eventually(10) { (try? await client.send(["PING"])) == .status("PONG") }
-        await client.shutdown()
-        await admin.shutdown()
+    }
+
+    @Test func aReadWhoseSharedConnectionBreaksIsSentOnceMore() async throws {
+        try await TestRedis.withPrivateServer { server in
+            let client = try Self.client(url: server.url)
+            let admin = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
+            /// The id of the connection blocked in `BLPOP`, if one is.
+            @Sendable func blockedReader() async -> String? {
+                let list = (try? await admin.withConnection { try $0.run(["CLIENT", "LIST"]) })?.string ?? ""
+                let line = list.split(separator: "\n").first { $0.contains(" cmd=blpop") }
+                return line?.split(separator: " ").first { $0.hasPrefix("id=") }.map(String.init)
+            }
+            // `BLPOP` stands in for a read still unanswered when its shared connection is killed.
+            async let popped = client.send(["BLPOP", "queue", "10"])
+            await eventually { await blockedReader() != nil }
+            let first = await blockedReader()
+            _ = try await admin.withConnection { try $0.run(["CLIENT", "KILL", "TYPE", "normal"]) }  // not the admin's own
+            // The read goes out once more, on a new connection, and is answered there.
+            await eventually { let now = await blockedReader(); return now != nil && now != first }
+            _ = try await admin.withConnection { try $0.run(["LPUSH", "queue", "v"]) }
+            #expect(try await popped == .array([.string("queue"), .string("v")]))
+            await client.shutdown()
+            await admin.shutdown()
+        }
     }
 }
