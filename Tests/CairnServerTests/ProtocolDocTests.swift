@@ -36,6 +36,36 @@ import Testing
         await server.stop()
     }
 
+    /// The ```` ```json ```` blocks are not replayed (they need a configuration or timing a test
+    /// cannot give, or show behaviour whose transcript is still to come), but each of their
+    /// lines must at least be JSON, with or without the `> `/`< ` mark.
+    @Test func everyJSONExampleIsJSON() throws {
+        let text = try String(contentsOf: Self.documentURL, encoding: .utf8)
+        var inBlock = false
+        var checked = 0
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if !inBlock {
+                inBlock = line == "```json"
+                continue
+            }
+            if line == "```" {
+                inBlock = false
+                continue
+            }
+            var body = Substring(line)
+            if body.hasPrefix("> ") || body.hasPrefix("< ") { body = body.dropFirst(2) }
+            guard !body.isEmpty else { continue }
+            do {
+                _ = try JSONValue(parsing: Array(body.utf8))
+                checked += 1
+            } catch {
+                Issue.record("docs/protocol.md:\(index + 1): not JSON: \(error)")
+            }
+        }
+        #expect(checked >= 10)
+    }
+
     @Test func matcherAcceptsWildcardsAndBindsNames() throws {
         var bindings: [String: JSONValue] = [:]
         let expected = try JSONValue(parsing: Array(#"{"a":"…","b":"$X","c":[1,2],"…":"…"}"#.utf8))
