@@ -138,6 +138,7 @@ FILTERS = [
     {"meta": {"owner": "bob", "level": {"$gt": 5}}},
     {"meta": {"owner": "eve", "level": 5}},
     {"absent": {"$ne": 1}},
+    {"status": {"$ne": 1}},
     {"tags": ["x", "y"]},
     {"flag": True},
     {"flag": {"$ne": True}},
