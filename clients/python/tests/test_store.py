@@ -418,7 +418,7 @@ def test_documented_filter_differences(store, tenant) -> None:
         return {i.key for i in store.search((tenant,), filter=f)}
 
     assert keys({"n": {"$gt": 9}}) == {"num"}  # "10" is a string: no match (InMemoryStore: float("10") > 9)
-    assert keys({"n": {"$ne": 10}}) == {"dotted"}  # mixed types never match, not even $ne; missing path does
+    assert keys({"n": {"$ne": 10}}) == {"str", "dotted"}  # $ne negates $eq: "10" is not 10, and a missing path matches
     assert keys({"flag": True}) == {"num"}  # True is not 1
     assert keys({"tags.1": "b"}) == {"num"}  # paths index arrays
     assert keys({"meta.owner": "bob"}) == {"num"}  # a dotted key is a path, not a literal key
