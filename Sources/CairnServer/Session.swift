@@ -13,7 +13,13 @@ final class Session {
     let logger: Logger
     /// Who the connection acts as; nil until `auth` (unless auth is off).
     var identity: Identity? {
-        didSet { if identity != nil { authDeadline.met() } }
+        didSet {
+            if identity != nil {
+                authDeadline.met()
+            } else if oldValue != nil {
+                authDeadline.rearm()  // revoked, or replaced by a failed auth
+            }
+        }
     }
     /// How long the connection has left to authenticate (armed by `startAuthDeadline`).
     let authDeadline = AuthDeadline()
@@ -48,7 +54,7 @@ final class Session {
 
     /// The connection is closing: end its subscriptions (and its authentication deadline).
     func close() {
-        authDeadline.met()
+        authDeadline.end()
         subscriptions.cancelAll()
         afterResponse.removeAll()
     }

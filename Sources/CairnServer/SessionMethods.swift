@@ -60,7 +60,7 @@ enum SessionMethods {
             let id = try params.string("token_id")
             let caller = try session.caller
             try caller.require(anyOf: [.admin])
-            guard try await session.context.tokens.revoke(id: id, tenant: caller.tenant, by: caller) else {
+            guard try await session.context.tokens.revoke(id: id, by: caller) else {
                 throw CairnError(.notFound, "no token \(id.debugDescription) in this tenant")
             }
             session.logger.info("token \(id) revoked by \(caller.principal)")

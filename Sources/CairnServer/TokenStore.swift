@@ -133,10 +133,12 @@ public final class TokenStore: Sendable {
         try await redis.read(command)
     }
 
-    /// Revokes a token of `tenant` (any tenant when nil) that `revoker` covers
-    /// (`Identity.covers`). False when no such token is visible to it: the same answer whether
-    /// the token does not exist, belongs to another tenant, or lies outside the revoker's scope.
-    public func revoke(id: String, tenant: String?, by revoker: Identity) async throws(CairnError) -> Bool {
+    /// Revokes a token of the revoker's tenant (any tenant for a server admin) inside the
+    /// revoker's scope (`Identity.covers`). False when no such token is visible to it: the same
+    /// answer whether the token does not exist, belongs to another tenant, or lies outside the
+    /// revoker's scope.
+    public func revoke(id: String, by revoker: Identity) async throws(CairnError) -> Bool {
+        let tenant = revoker.tenant
         let idKey = self.idKey(id)
         let prefix = self.prefix
         let revoked = try await call { connection -> String? in
