@@ -14,6 +14,7 @@ public enum BlockText {
     /// Inserts `text` as new line(s) after 1-based line `line`; `0` puts it on top, `-1` at the
     /// end. Into an empty block the result is exactly `text`. Other lines → `invalid_line`.
     public static func insert(_ text: String, into value: String, afterLine line: Int) throws(CairnError) -> String {
+        try checkLine(line)
         let existing = lines(value)
         let position: Int
         if line == -1 {
@@ -31,6 +32,15 @@ public enum BlockText {
         result.append(text)
         result.append(contentsOf: existing[position...].map(String.init))
         return result.joined(separator: "\n")
+    }
+
+    /// Refuses a `line` that no text makes valid (below -1) with `invalid_line`, before the
+    /// block is read.
+    public static func checkLine(_ line: Int) throws(CairnError) {
+        guard line < -1 else { return }
+        throw CairnError(
+            .invalidLine, "line \(line) is not a place in a block: use 0 (top), k (after line k), or -1 (end)",
+            data: ["field": "line"])
     }
 
     /// Replaces the one occurrence of `old` with `new`. `old` must be non-empty

@@ -2,8 +2,9 @@
 /// ANDed. `{"status":"open","score":{"$gte":3},"meta.owner":{"$ne":"bob"}}`.
 ///
 /// Rules (the protocol's): a plain value means `$eq`; numbers compare numerically, strings by
-/// code point, booleans only with `$eq`/`$ne`; values of different types never match (not even
-/// `$ne`); a missing path matches only `$ne`.
+/// code point, booleans only with `$eq`/`$ne`. `$ne` is exactly the negation of `$eq`: it
+/// matches values of another type and missing paths. The ordering operators never match a
+/// value of another type or a missing path.
 public struct Filter: Sendable, Hashable {
     public enum Operator: String, Sendable, Hashable, CaseIterable {
         case eq = "$eq", ne = "$ne", gt = "$gt", gte = "$gte", lt = "$lt", lte = "$lte"
@@ -64,6 +65,7 @@ public struct Filter: Sendable, Hashable {
     /// Whether `value` passes every condition.
     public func matches(_ value: JSONValue) -> Bool {
         conditions.allSatisfy { condition in
+            // A missing path matches nothing but `$ne` (`$eq` negated).
             guard let found = Filter.resolve(condition.path, in: value) else { return condition.op == .ne }
             return Filter.evaluate(condition.op, found, condition.operand)
         }
@@ -125,11 +127,11 @@ public struct Filter: Sendable, Hashable {
     }
 
     static func evaluate(_ op: Operator, _ value: JSONValue, _ operand: JSONValue) -> Bool {
+        if op == .ne { return !evaluate(.eq, value, operand) }  // so another type matches too
         guard sameType(value, operand) else { return false }
         switch op {
         case .eq, .ne:
-            let equal = equivalent(value, operand)
-            return op == .eq ? equal : !equal
+            return equivalent(value, operand)
         case .gt: return compare(value, operand).map { $0 > 0 } ?? false
         case .gte: return compare(value, operand).map { $0 >= 0 } ?? false
         case .lt: return compare(value, operand).map { $0 < 0 } ?? false

@@ -2,41 +2,86 @@ import CairnCore
 import OrderedCollections
 
 /// Typed access to a request's `params`, with errors that name the field.
+///
+/// Made by `checked(_:declared:)`, it holds only members the method defines, and a method that
+/// reads a name it did not declare gets `internal_error` (a bug, found by the first test that
+/// runs it) instead of a value no client could ever have sent.
 public struct Params: Sendable {
     public let object: OrderedDictionary<String, JSONValue>
+    /// The names the method defines; nil when unchecked (a nested object read field by field).
+    let declared: DeclaredParams?
+    /// Put before field names in errors (`"scope."` for a nested object).
+    let fieldPrefix: String
 
-    public init(_ object: OrderedDictionary<String, JSONValue>) { self.object = object }
+    public init(_ object: OrderedDictionary<String, JSONValue>) {
+        self.object = object
+        declared = nil
+        fieldPrefix = ""
+    }
 
-    public subscript(_ name: String) -> JSONValue? {
-        guard let v = object[name], !v.isNull else { return nil }
+    init(_ object: OrderedDictionary<String, JSONValue>, declared: DeclaredParams, fieldPrefix: String) {
+        self.object = object
+        self.declared = declared
+        self.fieldPrefix = fieldPrefix
+    }
+
+    /// `object` if every member is one of `declared`; otherwise `invalid_params` naming the
+    /// first member that is not (`data.field`, after `fieldPrefix`), and what is accepted.
+    public static func checked(
+        _ object: OrderedDictionary<String, JSONValue>, declared: DeclaredParams, fieldPrefix: String = "", method: String
+    ) throws(CairnError) -> Params {
+        if let unknown = declared.firstUnknown(in: object) {
+            let accepted = declared.names.isEmpty ? "it takes no params" : "it takes \(declared.names.joined(separator: ", "))"
+            throw CairnError.invalidParams(
+                fieldPrefix + unknown, "\(method) has no param \((fieldPrefix + unknown).debugDescription); \(accepted)")
+        }
+        return Params(object, declared: declared, fieldPrefix: fieldPrefix)
+    }
+
+    /// The member `name`, present or not (null included); refuses names the method did not declare.
+    private func member(_ name: String) throws(CairnError) -> JSONValue? {
+        if let declared, !declared.contains(name) {
+            throw CairnError(.internalError, "the server reads a param \(name.debugDescription) its method does not declare")
+        }
+        return object[name]
+    }
+
+    /// The member `name` when present and not null.
+    public func optionalValue(_ name: String) throws(CairnError) -> JSONValue? {
+        guard let v = try member(name), !v.isNull else { return nil }
         return v
     }
 
+    /// Whether the member is there at all (null included).
+    public func isPresent(_ name: String) throws(CairnError) -> Bool {
+        try member(name) != nil
+    }
+
     func missing(_ name: String) -> CairnError {
-        .invalidParams(name, "\(name) is required")
+        .invalidParams(fieldPrefix + name, "\(fieldPrefix + name) is required")
     }
 
     func wrongType(_ name: String, _ expected: String) -> CairnError {
-        .invalidParams(name, "\(name) must be \(expected)")
+        .invalidParams(fieldPrefix + name, "\(fieldPrefix + name) must be \(expected)")
     }
 
     public func string(_ name: String) throws(CairnError) -> String {
-        guard let v = self[name] else { throw missing(name) }
+        guard let v = try optionalValue(name) else { throw missing(name) }
         guard case .string(let s) = v else { throw wrongType(name, "a string") }
         return s
     }
 
     public func optionalString(_ name: String) throws(CairnError) -> String? {
-        guard let v = self[name] else { return nil }
+        guard let v = try optionalValue(name) else { return nil }
         guard case .string(let s) = v else { throw wrongType(name, "a string") }
         return s
     }
 
     public func optionalInt(_ name: String, in range: ClosedRange<Int>? = nil) throws(CairnError) -> Int? {
-        guard let v = self[name] else { return nil }
+        guard let v = try optionalValue(name) else { return nil }
         guard let i = v.intValue else { throw wrongType(name, "an integer") }
         if let range, !range.contains(i) {
-            throw CairnError.invalidParams(name, "\(name) must be between \(range.lowerBound) and \(range.upperBound)")
+            throw CairnError.invalidParams(fieldPrefix + name, "\(fieldPrefix + name) must be between \(range.lowerBound) and \(range.upperBound)")
         }
         return i
     }
@@ -46,14 +91,14 @@ public struct Params: Sendable {
     }
 
     public func optionalBool(_ name: String) throws(CairnError) -> Bool? {
-        guard let v = self[name] else { return nil }
+        guard let v = try optionalValue(name) else { return nil }
         guard case .bool(let b) = v else { throw wrongType(name, "true or false") }
         return b
     }
 
     /// Any JSON value, present and not null.
     public func value(_ name: String) throws(CairnError) -> JSONValue {
-        guard let v = object[name] else { throw missing(name) }
+        guard let v = try member(name) else { throw missing(name) }
         if v.isNull { throw CairnError(.invalidValue, "\(name) must not be null", data: ["field": .string(name)]) }
         return v
     }
@@ -80,8 +125,9 @@ public struct Params: Sendable {
 
     /// `{"tenant","task"?,"role"?}`; omitted and null components mean absent.
     public func namespace(_ name: String = "ns") throws(CairnError) -> Namespace {
-        guard let v = self[name] else { throw missing(name) }
+        guard let v = try optionalValue(name) else { throw missing(name) }
         guard case .object(let o) = v else { throw CairnError(.invalidNamespace, "\(name) must be an object {\"tenant\",\"task\",\"role\"}", data: ["field": .string(name)]) }
+        try Params.checkNamespaceMembers(o, name)
         func component(_ c: String) throws(CairnError) -> String? {
             switch o[c] {
             case nil, .null?: return nil
@@ -97,8 +143,9 @@ public struct Params: Sendable {
 
     /// `{"tenant","task"?,"role"?}`: an omitted task/role matches anything, null only absence.
     public func scope(_ name: String = "scope") throws(CairnError) -> Scope {
-        guard let v = self[name] else { throw missing(name) }
+        guard let v = try optionalValue(name) else { throw missing(name) }
         guard case .object(let o) = v else { throw CairnError(.invalidNamespace, "\(name) must be an object {\"tenant\",\"task\",\"role\"}", data: ["field": .string(name)]) }
+        try Params.checkNamespaceMembers(o, name)
         func match(_ c: String) throws(CairnError) -> Scope.Match {
             switch o[c] {
             case nil: return .any
@@ -113,6 +160,17 @@ public struct Params: Sendable {
         return try Scope(tenant: tenant, task: try match("task"), role: try match("role"), fieldPrefix: "\(name).")
     }
 
+    /// The members a namespace or scope object has; any other → `invalid_namespace` naming it
+    /// (`{"tenant":"a","taks":"t"}` must not address the tenant-wide namespace).
+    static let namespaceMembers = DeclaredParams(["tenant", "task", "role"])
+
+    static func checkNamespaceMembers(_ o: OrderedDictionary<String, JSONValue>, _ name: String) throws(CairnError) {
+        guard let unknown = namespaceMembers.firstUnknown(in: o) else { return }
+        throw CairnError(
+            .invalidNamespace, "\(name) has no member \(unknown.debugDescription); it takes tenant, task and role",
+            data: ["field": .string("\(name).\(unknown)")])
+    }
+
     public func optionalTimestamp(_ name: String) throws(CairnError) -> Timestamp? {
         guard let s = try optionalString(name) else { return nil }
         guard let t = Timestamp(rfc3339: s) else { throw wrongType(name, "an RFC 3339 time like 2026-11-22T10:00:00.000Z") }
@@ -120,7 +178,7 @@ public struct Params: Sendable {
     }
 
     public func stringArray(_ name: String) throws(CairnError) -> [String]? {
-        guard let v = self[name] else { return nil }
+        guard let v = try optionalValue(name) else { return nil }
         guard case .array(let a) = v else { throw wrongType(name, "an array of strings") }
         var out: [String] = []
         for e in a {

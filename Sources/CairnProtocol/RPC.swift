@@ -12,12 +12,12 @@ public enum ProtocolInfo {
 /// One JSON-RPC request as read off the wire.
 public struct RPCRequest: Sendable, Hashable {
     /// The request id; nil for a notification (executed, never answered).
-    public var id: JSONValue?
+    public var id: RPCID?
     public var method: String
     /// The `params` object (an empty one when absent).
     public var params: OrderedDictionary<String, JSONValue>
 
-    public init(id: JSONValue?, method: String, params: OrderedDictionary<String, JSONValue> = [:]) {
+    public init(id: RPCID?, method: String, params: OrderedDictionary<String, JSONValue> = [:]) {
         self.id = id
         self.method = method
         self.params = params
@@ -36,10 +36,10 @@ public enum RPCIncoming: Sendable {
 
 /// An error to answer with, and the id to answer it under.
 public struct RPCFailure: Error, Sendable {
-    public var id: JSONValue
+    public var id: RPCID
     public var error: CairnError
 
-    public init(id: JSONValue, error: CairnError) {
+    public init(id: RPCID, error: CairnError) {
         self.id = id
         self.error = error
     }
@@ -48,6 +48,11 @@ public struct RPCFailure: Error, Sendable {
 public enum RPCCoding {
     /// Decodes one line (without its `\n`).
     public static func decode(line: some Collection<UInt8>) -> RPCIncoming {
+        if let decoded = line.withContiguousStorageIfAvailable(decode(contiguous:)) { return decoded }
+        return Array(line).withUnsafeBufferPointer(decode(contiguous:))
+    }
+
+    private static func decode(contiguous line: UnsafeBufferPointer<UInt8>) -> RPCIncoming {
         let json: JSONValue
         do {
             json = try JSONValue(parsing: line)
@@ -59,45 +64,53 @@ public enum RPCCoding {
             if entries.isEmpty {
                 return .invalid(RPCFailure(id: .null, error: CairnError(.invalidRequest, "an empty batch is not a request")))
             }
-            return .batch(entries.map(request(from:)))
+            // Scanned once, and only when some entry's id needs its text.
+            var texts: [[UInt8]?]?
+            return .batch(
+                entries.enumerated().map { position, entry in
+                    request(from: entry) {
+                        if texts == nil { texts = IDTokenScanner.idTexts(inBatch: line) }
+                        return position < texts!.count ? texts![position] : nil
+                    }
+                })
         default:
-            return .single(request(from: json))
+            return .single(request(from: json) { IDTokenScanner.idText(inRequest: line) })
         }
     }
 
-    /// Reads one request object.
-    public static func request(from json: JSONValue) -> Result<RPCRequest, RPCFailure> {
+    /// Reads one request object; `sentIDText` gives the id's text as written, when asked.
+    static func request(from json: JSONValue, sentIDText: () -> [UInt8]?) -> Result<RPCRequest, RPCFailure> {
         guard case .object(let o) = json else {
             return .failure(RPCFailure(id: .null, error: CairnError(.invalidRequest, "a request must be a JSON object")))
         }
-        let rawID = o["id"]
-        var id: JSONValue = .null
-        if let rawID {
-            switch rawID {
-            case .int, .string, .null: id = rawID
-            case .double(let d) where d.rounded() == d: id = rawID
+        var id: RPCID?
+        if let value = o["id"] {
+            switch value {
+            case .int, .double, .string, .null:
+                id = RPCID(value: value, sentText: RPCID.needsSentText(value) ? sentIDText() : nil)
             default:
                 return .failure(RPCFailure(id: .null, error: CairnError(.invalidRequest, "id must be a number, a string or null")))
             }
         }
         if let version = o["jsonrpc"], version != .string("2.0") {
-            return .failure(RPCFailure(id: id, error: CairnError(.invalidRequest, "jsonrpc must be \"2.0\" (or left out)")))
+            return .failure(RPCFailure(id: id ?? .null, error: CairnError(.invalidRequest, "jsonrpc must be \"2.0\" (or left out)")))
         }
         guard case .string(let method)? = o["method"] else {
-            return .failure(RPCFailure(id: id, error: CairnError(.invalidRequest, "method must be a string")))
+            return .failure(RPCFailure(id: id ?? .null, error: CairnError(.invalidRequest, "method must be a string")))
         }
         var params: OrderedDictionary<String, JSONValue> = [:]
         switch o["params"] {
         case nil, .null?: break
         case .object(let p)?: params = p
         default:
-            return .failure(RPCFailure(id: id, error: CairnError(.invalidParams, "params must be an object", data: ["field": "params"])))
+            return .failure(
+                RPCFailure(id: id ?? .null, error: CairnError(.invalidParams, "params must be an object", data: ["field": "params"])))
         }
-        return .success(RPCRequest(id: rawID, method: method, params: params))
+        return .success(RPCRequest(id: id, method: method, params: params))
     }
 
     /// `{"jsonrpc":"2.0","id":…,"result":…}`
-    public static func result(id: JSONValue, _ result: JSONValue, into out: inout [UInt8]) {
+    public static func result(id: RPCID, _ result: JSONValue, into out: inout [UInt8]) {
         out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         id.write(to: &out)
         out.append(contentsOf: #","result":"#.utf8)
@@ -106,7 +119,7 @@ public enum RPCCoding {
     }
 
     /// `{"jsonrpc":"2.0","id":…,"error":{"code":…,"message":…,"data":{"reason":…,…}}}`
-    public static func error(id: JSONValue, _ error: CairnError, into out: inout [UInt8]) {
+    public static func error(id: RPCID, _ error: CairnError, into out: inout [UInt8]) {
         out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         id.write(to: &out)
         out.append(contentsOf: #","error":"#.utf8)

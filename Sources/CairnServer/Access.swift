@@ -89,6 +89,20 @@ public struct Identity: Sendable, Hashable {
         try require(anyOf: needed)
     }
 
+    /// Whether a token narrowed to `task` and `role` (nil: not narrowed) lies inside this
+    /// identity's own narrowing: the only tokens a narrowed identity, even with `admin`, may
+    /// list or revoke. Each component this identity is narrowed to, the other token must be
+    /// narrowed to the same (byte for byte); a token wider than this one is outside.
+    public func covers(tokenTask: String?, tokenRole: String?) -> Bool {
+        Identity.within(task, tokenTask) && Identity.within(role, tokenRole)
+    }
+
+    static func within(_ limit: String?, _ component: String?) -> Bool {
+        guard let limit else { return true }
+        guard let component else { return false }
+        return limit.utf8.elementsEqual(component.utf8)
+    }
+
     public func require(anyOf needed: [Grant]) throws(CairnError) {
         guard needed.contains(where: grants.contains) else {
             let names = needed.map(\.rawValue).joined(separator: "\" or \"")

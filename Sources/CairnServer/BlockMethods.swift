@@ -4,7 +4,10 @@ import CairnProtocol
 /// The `block.*` and `agent.*` methods: shared memory blocks and their attachments.
 enum BlockMethods {
     static func register(in table: inout MethodTable) {
-        table.add("block.create") { session, params throws(CairnError) in
+        table.add(
+            "block.create",
+            params: ["ns", "label", "value", "description", "limit", "read_only", "metadata", "agents", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let value = try params.optionalString("value") ?? ""
@@ -12,7 +15,7 @@ enum BlockMethods {
             properties.description = try params.optionalString("description")
             properties.limit = try params.int("limit", default: 5000, in: 1...maximumBlockLimit)
             properties.readOnly = try params.optionalBool("read_only") ?? false
-            properties.metadata = params["metadata"]
+            properties.metadata = try params.optionalValue("metadata")
             let agents = try params.stringArray("agents") ?? []
             let attribution = try session.attribution(params)
             try session.caller.authorize(ns, anyOf: [.write])
@@ -21,7 +24,7 @@ enum BlockMethods {
             return Wire.item(block)
         }
 
-        table.add("block.get", readOnly: true) { session, params throws(CairnError) in
+        table.add("block.get", params: ["ns", "label", "version"], readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let version = try params.optionalInt("version", in: 1...Int.max)
@@ -29,13 +32,16 @@ enum BlockMethods {
             return Wire.item(try await session.context.store.block(ns, label: label, version: version))
         }
 
-        table.add("block.update") { session, params throws(CairnError) in
+        table.add(
+            "block.update",
+            params: ["ns", "label", "value", "description", "limit", "read_only", "metadata", "if_version", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let changes = BlockChanges(
                 value: try params.optionalString("value"), description: try params.optionalString("description"),
                 limit: try params.optionalInt("limit", in: 1...maximumBlockLimit), readOnly: try params.optionalBool("read_only"),
-                metadata: params["metadata"])
+                metadata: try params.optionalValue("metadata"))
             let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
             let attribution = try session.attribution(params)
             let caller = try session.caller
@@ -45,11 +51,15 @@ enum BlockMethods {
             return ["version": .int(version)]
         }
 
-        table.add("block.insert") { session, params throws(CairnError) in
+        table.add(
+            "block.insert",
+            params: ["ns", "label", "text", "line", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let text = try params.string("text")
-            let line = try params.int("line", default: -1, in: -1...Int.max)
+            let line = try params.int("line", default: -1)
+            try BlockText.checkLine(line)
             let attribution = try session.attribution(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.append, .write])
@@ -58,13 +68,16 @@ enum BlockMethods {
             return ["version": .int(r.version), "value": .string(r.value)]
         }
 
-        table.add("block.replace") { session, params throws(CairnError) in
+        table.add(
+            "block.replace",
+            params: ["ns", "label", "old", "new", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let old = try params.string("old")
             if old.isEmpty { throw CairnError.invalidParams("old", "old must not be empty; use block.insert to add text") }
             let new = try params.optionalString("new") ?? ""
-            if params["new"] == nil && params.object["new"] == nil { throw CairnError.invalidParams("new", "new is required (\"\" deletes the text)") }
+            if try !params.isPresent("new") { throw CairnError.invalidParams("new", "new is required (\"\" deletes the text)") }
             let attribution = try session.attribution(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.write])
@@ -73,7 +86,10 @@ enum BlockMethods {
             return ["version": .int(r.version), "value": .string(r.value)]
         }
 
-        table.add("block.rethink") { session, params throws(CairnError) in
+        table.add(
+            "block.rethink",
+            params: ["ns", "label", "value", "if_version", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let value = try params.string("value")
@@ -86,7 +102,10 @@ enum BlockMethods {
             return ["version": .int(version)]
         }
 
-        table.add("block.delete") { session, params throws(CairnError) in
+        table.add(
+            "block.delete",
+            params: ["ns", "label", "if_version", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
@@ -96,7 +115,10 @@ enum BlockMethods {
             return ["version": .int(r.version), "existed": .bool(r.existed)]
         }
 
-        table.add("block.list", readOnly: true) { session, params throws(CairnError) in
+        table.add(
+            "block.list",
+            params: ["scope", "label_search", "limit", "offset"], readOnly: true
+        ) { session, params throws(CairnError) in
             let scope = try params.scope()
             let search = try params.optionalString("label_search")
             let limit = try params.int("limit", default: 50, in: 1...maximumPageSize)
@@ -107,7 +129,7 @@ enum BlockMethods {
         }
 
         for (name, attach) in [("block.attach", true), ("block.detach", false)] {
-            table.add(name) { session, params throws(CairnError) in
+            table.add(name, params: ["ns", "label", "agent", "reason", "request_id"]) { session, params throws(CairnError) in
                 let ns = try params.namespace()
                 let label = try params.key("label")
                 let agent = try params.key("agent")
@@ -124,7 +146,7 @@ enum BlockMethods {
             }
         }
 
-        table.add("block.agents", readOnly: true) { session, params throws(CairnError) in
+        table.add("block.agents", params: ["ns", "label"], readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let label = try params.key("label")
             try session.caller.authorize(ns, anyOf: [.read])
@@ -132,13 +154,13 @@ enum BlockMethods {
             return ["agents": .array(agents.map(JSONValue.string))]
         }
 
-        table.add("agent.blocks", readOnly: true) { session, params throws(CairnError) in
+        table.add("agent.blocks", params: ["tenant", "agent"], readOnly: true) { session, params throws(CairnError) in
             let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
             _ = (tenant, agent)
             return ["blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted)]
         }
 
-        table.add("agent.context", readOnly: true) { session, params throws(CairnError) in
+        table.add("agent.context", params: ["tenant", "agent"], readOnly: true) { session, params throws(CairnError) in
             let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
             return [
                 "blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted),

@@ -197,6 +197,7 @@ public final class CairnServer: Sendable {
         registry.attach(session.subscriptions, to: id)
         defer { session.close() }
         try await outbound.write(ByteBuffer(bytes: session.hello()))
+        session.startAuthDeadline(on: channel)
         let answers = Answers(outbound: outbound, session: session) { count in
             // Shutting down, and that was the last request in flight: close now (the loop below
             // may be waiting for a line that never comes).

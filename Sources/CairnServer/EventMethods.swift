@@ -63,7 +63,7 @@ final class ConnectionSubscriptions: Sendable {
 /// `event` / `events` / `resync` notifications on the connection.
 enum EventMethods {
     static func register(in table: inout MethodTable) {
-        table.add("subscribe") { session, params throws(CairnError) in
+        table.add("subscribe", params: ["scope", "from", "include_values", "coalesce_ms"]) { session, params throws(CairnError) in
             let scope = try params.scope()
             var from: StreamCursor?
             if let text = try params.optionalString("from") {
@@ -96,7 +96,7 @@ enum EventMethods {
             return ["subscription": .string(name), "cursor": .string(subscription.startCursor.description)]
         }
 
-        table.add("unsubscribe") { session, params throws(CairnError) in
+        table.add("unsubscribe", params: ["subscription"]) { session, params throws(CairnError) in
             let name = try params.string("subscription")
             guard session.subscriptions.remove(name) else {
                 throw CairnError(.notFound, "no subscription \(name.debugDescription) on this connection")

@@ -4,7 +4,10 @@ import CairnProtocol
 /// `put`, `get`, `delete`, `search`, `list_namespaces`, `history`, `log`.
 enum ItemMethods {
     static func register(in table: inout MethodTable) {
-        table.add("put") { session, params throws(CairnError) in
+        table.add(
+            "put",
+            params: ["ns", "key", "value", "if_version", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let value = try params.value("value")
@@ -15,7 +18,7 @@ enum ItemMethods {
             return ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)]
         }
 
-        table.add("get", readOnly: true) { session, params throws(CairnError) in
+        table.add("get", params: ["ns", "key", "version"], readOnly: true) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let version = try params.optionalInt("version", in: 1...Int.max)
@@ -23,7 +26,10 @@ enum ItemMethods {
             return try await session.context.store.get(ns, key: key, version: version).map(Wire.item) ?? .null
         }
 
-        table.add("delete") { session, params throws(CairnError) in
+        table.add(
+            "delete",
+            params: ["ns", "key", "if_version", "reason", "agent", "request_id"]
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
@@ -33,9 +39,12 @@ enum ItemMethods {
             return ["version": .int(r.version), "existed": .bool(r.existed)]
         }
 
-        table.add("search", readOnly: true) { session, params throws(CairnError) in
+        table.add(
+            "search",
+            params: ["scope", "filter", "query", "limit", "offset"], readOnly: true
+        ) { session, params throws(CairnError) in
             let scope = try params.scope()
-            let filter = try params["filter"].map { v throws(CairnError) in try Filter(v) }
+            let filter = try params.optionalValue("filter").map { v throws(CairnError) in try Filter(v) }
             var query: TextQuery?
             if let text = try params.optionalString("query") {
                 guard let q = TextQuery(text) else { throw CairnError.invalidParams("query", "query has no words to look for") }
@@ -48,7 +57,7 @@ enum ItemMethods {
             return ["items": .array(items.map(Wire.item))]
         }
 
-        table.add("list_namespaces", readOnly: true) { session, params throws(CairnError) in
+        table.add("list_namespaces", params: ["scope", "limit", "offset"], readOnly: true) { session, params throws(CairnError) in
             let scope = try params.scope()
             let limit = try params.int("limit", default: 100, in: 1...maximumPageSize)
             let offset = try params.int("offset", default: 0, in: 0...Int.max)
@@ -57,7 +66,10 @@ enum ItemMethods {
             return ["namespaces": .array(list.map(Wire.namespace))]
         }
 
-        table.add("history", readOnly: true) { session, params throws(CairnError) in
+        table.add(
+            "history",
+            params: ["ns", "key", "limit", "before_version"], readOnly: true
+        ) { session, params throws(CairnError) in
             let ns = try params.namespace()
             let key = try params.key("key")
             let limit = try params.int("limit", default: 20, in: 1...maximumPageSize)
@@ -67,7 +79,10 @@ enum ItemMethods {
             return ["entries": .array(entries.map(Wire.history))]
         }
 
-        table.add("log", readOnly: true) { session, params throws(CairnError) in
+        table.add(
+            "log",
+            params: ["scope", "since", "until", "by", "after", "limit"], readOnly: true
+        ) { session, params throws(CairnError) in
             let scope = try params.scope()
             let since = try params.optionalTimestamp("since")
             let until = try params.optionalTimestamp("until")

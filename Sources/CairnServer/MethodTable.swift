@@ -1,10 +1,14 @@
 import Cairn
 import CairnProtocol
 
-/// One protocol method: its name, whether it needs an authenticated caller, whether it only
-/// reads, and its body.
+/// One protocol method: its name, the params it defines, whether it needs an authenticated
+/// caller, whether it only reads, and its body.
 struct Method: Sendable {
     var name: String
+    /// Every `params` member the method defines. Any other member is refused before the method
+    /// runs (`invalid_params` naming it), so that a misspelt `if_version` can never turn a
+    /// compare-and-set into a blind write. The body reads only these (`Params` enforces it).
+    var params: DeclaredParams
     var needsIdentity: Bool
     /// Writes nothing and changes no session state: consecutive read-only requests on one
     /// connection may run concurrently (see `CairnServer.answer`).
@@ -18,10 +22,12 @@ struct MethodTable: Sendable {
     var methods: [String: Method] = [:]
 
     mutating func add(
-        _ name: String, needsIdentity: Bool = true, readOnly: Bool = false,
+        _ name: String, params: [String], needsIdentity: Bool = true, readOnly: Bool = false,
         _ run: @escaping @Sendable (Session, Params) async throws(CairnError) -> JSONValue
     ) {
-        methods[name] = Method(name: name, needsIdentity: needsIdentity, readOnly: readOnly, run: run)
+        precondition(methods[name] == nil, "method \(name) registered twice")
+        methods[name] = Method(
+            name: name, params: DeclaredParams(params), needsIdentity: needsIdentity, readOnly: readOnly, run: run)
     }
 
     /// Whether a line may run concurrently with the read-only lines around it: a request (or a

@@ -28,12 +28,16 @@ public struct ServerConfiguration: Sendable {
     /// Events a subscription may have waiting to be sent; past that it gets a `resync` and is
     /// dropped.
     public var maxBufferedEvents: Int
+    /// How long a connection has to authenticate, from when it opens, before it is told so and
+    /// closed (only with `auth: required`).
+    public var authTimeoutMilliseconds: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 7420, auth: AuthMode = .required, adminTokenHashes: Set<String> = [],
         maxLineBytes: Int = 1_048_576, maxConnections: Int = 10_000, maxPendingOutputBytes: Int = 4 * 1_048_576,
-        maxSubscriptionsPerConnection: Int = 16, maxBufferedEvents: Int = 10_000
+        maxSubscriptionsPerConnection: Int = 16, maxBufferedEvents: Int = 10_000, authTimeoutMilliseconds: Int = 10_000
     ) {
+        self.authTimeoutMilliseconds = authTimeoutMilliseconds
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
         self.maxBufferedEvents = maxBufferedEvents
         self.host = host
@@ -59,6 +63,9 @@ public struct ServerConfiguration: Sendable {
                 data: ["field": "auth"])
         }
         if maxLineBytes < 1024 { throw CairnError.invalidParams("max_line_bytes", "max line bytes must be at least 1024") }
+        if authTimeoutMilliseconds < 1 {
+            throw CairnError.invalidParams("auth_timeout_ms", "the auth timeout must be at least 1 ms")
+        }
         if maxConnections < 1 { throw CairnError.invalidParams("max_connections", "max connections must be at least 1") }
     }
 }

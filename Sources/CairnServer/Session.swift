@@ -12,7 +12,17 @@ final class Session {
     let context: ServerContext
     let logger: Logger
     /// Who the connection acts as; nil until `auth` (unless auth is off).
-    var identity: Identity?
+    var identity: Identity? {
+        didSet {
+            if identity != nil {
+                authDeadline.met()
+            } else if oldValue != nil {
+                authDeadline.rearm()  // revoked, or replaced by a failed auth
+            }
+        }
+    }
+    /// How long the connection has left to authenticate (armed by `startAuthDeadline`).
+    let authDeadline = AuthDeadline()
     /// Where notifications (events) are written, between responses.
     let output: NIOAsyncChannelOutboundWriter<ByteBuffer>
     /// The connection's subscriptions, shared with their forwarding tasks.
@@ -36,8 +46,15 @@ final class Session {
         for start in work { start() }
     }
 
-    /// The connection is closing: end its subscriptions.
+    /// Arms the authentication deadline when auth is required and nobody is authenticated yet.
+    func startAuthDeadline(on channel: any Channel) {
+        guard context.configuration.auth == .required, identity == nil else { return }
+        authDeadline.arm(on: channel, milliseconds: context.configuration.authTimeoutMilliseconds, logger: logger)
+    }
+
+    /// The connection is closing: end its subscriptions (and its authentication deadline).
     func close() {
+        authDeadline.end()
         subscriptions.cancelAll()
         afterResponse.removeAll()
     }
@@ -47,6 +64,9 @@ final class Session {
         let params: JSONValue = [
             "server": "cairn", "version": .string(ProtocolInfo.serverVersion), "protocol": .int(ProtocolInfo.protocolVersion),
             "auth": .string(context.configuration.auth.rawValue), "max_line_bytes": .int(context.configuration.maxLineBytes),
+            // With auth none there is no deadline.
+            "auth_timeout_ms": context.configuration.auth == .required ? .int(context.configuration.authTimeoutMilliseconds) : .null,
+            "features": .array(ServerFeatures.announced(by: context).map(JSONValue.string)),
         ]
         RPCCoding.notification(method: "hello", params, into: &out)
         out.append(UInt8(ascii: "\n"))
@@ -116,8 +136,11 @@ final class Session {
         }
         let result: Result<JSONValue, CairnError>
         do throws(CairnError) {
+            // Unknown params are refused first: before the identity is checked, and before
+            // anything runs.
+            let params = try Params.checked(request.params, declared: method.params, method: method.name)
             if method.needsIdentity { try await checkIdentity() }
-            result = .success(try await method.run(self, Params(request.params)))
+            result = .success(try await method.run(self, params))
         } catch {
             result = .failure(error)
         }

@@ -4,9 +4,9 @@ import CairnProtocol
 /// `ping`, `auth`, and the `token.*` methods.
 enum SessionMethods {
     static func register(in table: inout MethodTable) {
-        table.add("ping", needsIdentity: false, readOnly: true) { _, _ throws(CairnError) in ["pong": true] }
+        table.add("ping", params: [], needsIdentity: false, readOnly: true) { _, _ throws(CairnError) in ["pong": true] }
 
-        table.add("auth", needsIdentity: false) { session, params throws(CairnError) in
+        table.add("auth", params: ["token"], needsIdentity: false) { session, params throws(CairnError) in
             let token = try params.string("token")
             let context = session.context
             if context.configuration.adminTokenHashes.contains(TokenStore.hash(token)) {
@@ -22,7 +22,7 @@ enum SessionMethods {
             return identity.json
         }
 
-        table.add("token.create") { session, params throws(CairnError) in
+        table.add("token.create", params: ["tenant", "principal", "grants", "scope"]) { session, params throws(CairnError) in
             let tenant = try params.namespaceComponent("tenant")
             let principal = try params.key("principal")
             guard let names = try params.stringArray("grants"), !names.isEmpty else {
@@ -37,9 +37,10 @@ enum SessionMethods {
             }
             var task: String?
             var role: String?
-            if let scope = params["scope"] {
+            if let scope = try params.optionalValue("scope") {
                 guard case .object(let o) = scope else { throw CairnError.invalidParams("scope", "scope must be an object {\"task\",\"role\"}") }
-                let inner = Params(o)
+                // A misspelt member must not mint a wider token than asked for.
+                let inner = try Params.checked(o, declared: ["task", "role"], fieldPrefix: "scope.", method: "token.create")
                 task = try inner.optionalString("task")
                 role = try inner.optionalString("role")
                 if let task { try Namespace.validateComponent(task, field: "scope.task") }
@@ -55,23 +56,25 @@ enum SessionMethods {
             return ["token": .string(token), "token_id": .string(record.id)]
         }
 
-        table.add("token.revoke") { session, params throws(CairnError) in
+        table.add("token.revoke", params: ["token_id"]) { session, params throws(CairnError) in
             let id = try params.string("token_id")
             let caller = try session.caller
             try caller.require(anyOf: [.admin])
-            guard try await session.context.tokens.revoke(id: id, tenant: caller.tenant) else {
+            guard try await session.context.tokens.revoke(id: id, by: caller) else {
                 throw CairnError(.notFound, "no token \(id.debugDescription) in this tenant")
             }
             session.logger.info("token \(id) revoked by \(caller.principal)")
             return [:]
         }
 
-        table.add("token.list") { session, params throws(CairnError) in
+        table.add("token.list", params: ["tenant"]) { session, params throws(CairnError) in
             let tenant = try params.namespaceComponent("tenant")
             let caller = try session.caller
             try caller.authorize(tenant: tenant)
             try caller.require(anyOf: [.admin])
+            // A narrowed token sees only the tokens inside its own scope.
             let records = try await session.context.tokens.list(tenant: tenant)
+                .filter { caller.covers(tokenTask: $0.task, tokenRole: $0.role) }
             return ["tokens": .array(records.map(tokenJSON))]
         }
     }

@@ -133,15 +133,21 @@ public final class TokenStore: Sendable {
         try await redis.read(command)
     }
 
-    /// Revokes a token of `tenant` (any tenant when nil). False when no such token is visible.
-    public func revoke(id: String, tenant: String?) async throws(CairnError) -> Bool {
+    /// Revokes a token of the revoker's tenant (any tenant for a server admin) inside the
+    /// revoker's scope (`Identity.covers`). False when no such token is visible to it: the same
+    /// answer whether the token does not exist, belongs to another tenant, or lies outside the
+    /// revoker's scope.
+    public func revoke(id: String, by revoker: Identity) async throws(CairnError) -> Bool {
+        let tenant = revoker.tenant
         let idKey = self.idKey(id)
         let prefix = self.prefix
         let revoked = try await call { connection -> String? in
             guard let hash = try connection.send(["GET", idKey]).checked().string else { return nil }
             let secretKey = "\(prefix):s:\(hash)"
-            guard let owner = try connection.send(["HGET", secretKey, "tenant"]).checked().string else { return nil }
-            if let tenant, tenant != owner { return nil }
+            let fields = try connection.send(["HMGET", secretKey, "tenant", "task", "role"]).checked().array ?? []
+            guard fields.count == 3, let owner = fields[0].string else { return nil }
+            if let tenant, !tenant.utf8.elementsEqual(owner.utf8) { return nil }
+            guard revoker.covers(tokenTask: fields[1].string, tokenRole: fields[2].string) else { return nil }
             _ = try connection.transaction([
                 ["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id],
                 ["PUBLISH", "\(prefix):revoked", hash],

@@ -24,6 +24,8 @@ public final class TestServer: Sendable {
         adminToken = "test-admin-" + UUID().uuidString
         var configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, auth: auth, adminTokenHashes: [TokenStore.hash(adminToken)])
+        // A test that is not about the auth deadline must not meet it on a slow, busy machine.
+        configuration.authTimeoutMilliseconds = 600_000
         configure(&configuration)
         store = Store(redis: pool, options: storeOptions)
         var logger = Logger(label: "test-cairnd")

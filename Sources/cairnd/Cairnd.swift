@@ -29,7 +29,8 @@ struct Cairnd: AsyncParsableCommand {
             host: settings.listenHost, port: settings.listenPort, auth: settings.auth,
             adminTokenHashes: Set(settings.adminTokens.map(TokenStore.hash)), maxLineBytes: settings.maxLineBytes,
             maxConnections: settings.maxConnections, maxPendingOutputBytes: settings.maxPendingOutputBytes,
-            maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents)
+            maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents,
+            authTimeoutMilliseconds: settings.authTimeoutMilliseconds)
         do {
             try configuration.validate()
         } catch {

@@ -35,6 +35,9 @@ struct Options: ParsableArguments {
     @Option(help: "Most open client connections. Env CAIRN_MAX_CONNECTIONS. Default 10000.")
     var maxConnections: Int?
 
+    @Option(help: "Milliseconds a connection has to authenticate before it is told so and closed (auth required only). Env CAIRN_AUTH_TIMEOUT_MS. Default 10000.")
+    var authTimeoutMs: Int?
+
     @Option(help: "Subscriptions one connection may hold. Env CAIRN_MAX_SUBSCRIPTIONS. Default 16.")
     var maxSubscriptions: Int?
 
@@ -71,6 +74,7 @@ struct Settings {
     var metricsPort: Int
     var maxLineBytes: Int
     var maxConnections: Int
+    var authTimeoutMilliseconds: Int
     var maxSubscriptions: Int
     var maxBufferedEvents: Int
     var maxPendingOutputBytes: Int
@@ -127,6 +131,7 @@ struct Settings {
         }
         maxLineBytes = try int(o.maxLineBytes, "CAIRN_MAX_LINE_BYTES", 1_048_576, min: 1024)
         maxConnections = try int(o.maxConnections, "CAIRN_MAX_CONNECTIONS", 10_000)
+        authTimeoutMilliseconds = try int(o.authTimeoutMs, "CAIRN_AUTH_TIMEOUT_MS", 10_000)
         maxSubscriptions = try int(o.maxSubscriptions, "CAIRN_MAX_SUBSCRIPTIONS", 16)
         maxBufferedEvents = try int(o.maxBufferedEvents, "CAIRN_MAX_BUFFERED_EVENTS", 10_000, min: 10)
         maxPendingOutputBytes = try int(o.maxPendingOutputBytes, "CAIRN_MAX_PENDING_OUTPUT_BYTES", 4 * 1_048_576, min: 65_536)
@@ -174,7 +179,7 @@ struct Settings {
             "pool=\(poolSize)", "auth=\(auth.rawValue)",
             "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
             "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
-            "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)",
+            "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)", "auth_timeout_ms=\(authTimeoutMilliseconds)",
             "max_subscriptions=\(maxSubscriptions)", "max_buffered_events=\(maxBufferedEvents)",
             "max_pending_output_bytes=\(maxPendingOutputBytes)",
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",

@@ -50,7 +50,22 @@ import Testing
         #expect(try !matches(["score": ["$gt": "1"]]))
         #expect(try !matches(["status": ["$lt": 5]]))
         #expect(try !matches(["done": 0]))
-        #expect(try !matches(["score": ["$ne": "x"]]))
+    }
+
+    @Test func neIsExactlyTheNegationOfEq() throws {
+        // Another type, a missing path, a path through a non-object: $ne matches.
+        #expect(try matches(["score": ["$ne": "x"]]))
+        #expect(try matches(["score": ["$ne": "9"]]))
+        #expect(try matches(["done": ["$ne": 0]]))
+        #expect(try matches(["status": ["$ne": ["open"]]]))
+        #expect(try matches(["status.deeper": ["$ne": "open"]]))
+        let operands: [JSONValue] = [9, 9.0, "9", "open", false, 0, ["a", "b"], ["owner": "bob", "level": 10, "deep": ["x": "y"]], "bob"]
+        for path in ["status", "score", "ratio", "done", "tags", "meta", "meta.owner", "missing", "status.x", "tags.0"] {
+            for operand in operands {
+                let eq = try matches([path: ["$eq": operand]])
+                #expect(try matches([path: ["$ne": operand]]) == !eq, "\(path) \(operand)")
+            }
+        }
     }
 
     @Test func booleansOnlyEqAndNe() throws {

@@ -218,11 +218,15 @@ func everyTenantMethod(_ tenant: String, key: String = "k") -> [(String, JSONVal
         let t = uniqueTenant()
         let ns = try Namespace(tenant: t, task: "x")
         let client = try await server.client(token: try await server.token(tenant: t, principal: "alice", grants: ["read", "write"]))
-        let claim: JSONValue = [
-            "ns": Wire.namespace(ns), "key": "k", "value": 1, "by": "mallory", "principal": "mallory",
-            "updated_by": "mallory", "agent": "agent-7", "reason": "because",
-        ]
-        _ = try await client.call("put", claim)
+        // Params claiming another principal are not params of put: refused, nothing written.
+        for claim in ["by", "principal", "updated_by"] {
+            let refused = await expectError(.invalidParams) { () throws(CairnError) in
+                try await client.call("put", ["ns": Wire.namespace(ns), "key": "k", "value": 0, claim: "mallory"])
+            }
+            #expect(refused?.field == claim)
+        }
+        #expect(try await client.get(ns, key: "k") == nil)
+        _ = try await client.call("put", ["ns": Wire.namespace(ns), "key": "k", "value": 1, "agent": "agent-7", "reason": "because"])
         let item = try #require(try await client.get(ns, key: "k"))
         #expect(item.updatedBy == "alice")
         #expect(item.agent == "agent-7")
@@ -233,7 +237,7 @@ func everyTenantMethod(_ tenant: String, key: String = "k") -> [(String, JSONVal
         let log = try await client.log(try Scope(tenant: t))
         #expect(log.map(\.by) == ["alice"])
         #expect(try await client.log(try Scope(tenant: t), by: "mallory").isEmpty)
-        _ = try await client.call("delete", ["ns": Wire.namespace(ns), "key": "k", "by": "mallory"])
+        _ = try await client.call("delete", ["ns": Wire.namespace(ns), "key": "k"])
         #expect(try await client.history(ns, key: "k").first?.by == "alice")
         await client.close()
         await server.stop()

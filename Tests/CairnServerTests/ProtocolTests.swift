@@ -32,6 +32,9 @@ import Testing
         #expect(hello["params"]?["auth"] == "required")
         #expect(hello["params"]?["max_line_bytes"] == 1_048_576)
         #expect(hello["params"]?["version"]?.stringValue != nil)
+        #expect(hello["params"]?["auth_timeout_ms"] == .int(server.server.configuration.authTimeoutMilliseconds))
+        #expect(ServerConfiguration().authTimeoutMilliseconds == 10_000)  // the default (TestServer sets a longer one)
+        #expect(hello["params"]?["features"]?.arrayValue != nil)
         await raw.close()
         await server.stop()
     }
@@ -63,7 +66,8 @@ import Testing
         #expect(try await raw.readLine() == nil)  // closed
         // A line just under the limit is fine on a new connection.
         let ok = try await connect(server)
-        let fits = #"{"id":2,"method":"ping","params":{"pad":""# + String(repeating: "y", count: 3000) + "\"}}\n"
+        // (Padded with an envelope member: those are ignored; an unknown param would be refused.)
+        let fits = #"{"id":2,"method":"ping","pad":""# + String(repeating: "y", count: 3000) + "\"}\n"
         try await ok.send(fits)
         #expect(try await ok.readJSON()?["result"]?["pong"] == true)
         await ok.close()

@@ -26,6 +26,9 @@ import Testing
         #expect(try await keys(["score": ["$gt": 9]]) == ["b"])
         #expect(try await keys(["score": ["$lt": 10]]) == ["a", "c"])
         #expect(try await keys(["meta.owner": ["$ne": "bob"]]) == ["b", "c", "d", "e"])
+        // `$ne` is `$eq` negated: d (a number) and e (no status at all) match too.
+        #expect(try await keys(["status": ["$ne": "open"]]) == ["c", "d", "e"])
+        #expect(try await keys(["score": ["$ne": "9"]]) == ["a", "b", "c", "d", "e"])
         #expect(try await keys(["status": ["$gte": "o"]]) == ["a", "b"])
         #expect(try await keys(["status": "open", "score": ["$gte": 10]]) == ["b"])
     }

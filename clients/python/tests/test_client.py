@@ -148,7 +148,7 @@ def test_search_filters_order_query_and_pages(client, tenant) -> None:
     assert keys(filter={"score": {"$lt": 9}}) == ["c"]
     assert keys(filter={"score": {"$lte": 9}}) == newest_first("c", "a")
     assert keys(filter={"score": {"$eq": 10}}) == ["b"]
-    assert keys(filter={"score": {"$ne": 10}}) == newest_first("c", "a")  # mixed types never match, not even $ne
+    assert keys(filter={"score": {"$ne": 10}}) == newest_first("d", "c", "a")  # $ne negates $eq: "10" is not 10
     assert keys(filter={"meta.owner": {"$ne": "bob"}}) == newest_first("d", "c", "b")  # a missing path matches only $ne
     assert keys(filter={"meta.owner": "eve", "status": "open"}) == ["b"]
     # With a query: matching items only, best first, each with a score.

@@ -138,6 +138,7 @@ FILTERS = [
     {"meta": {"owner": "bob", "level": {"$gt": 5}}},
     {"meta": {"owner": "eve", "level": 5}},
     {"absent": {"$ne": 1}},
+    {"status": {"$ne": 1}},
     {"tags": ["x", "y"]},
     {"flag": True},
     {"flag": {"$ne": True}},
@@ -417,7 +418,7 @@ def test_documented_filter_differences(store, tenant) -> None:
         return {i.key for i in store.search((tenant,), filter=f)}
 
     assert keys({"n": {"$gt": 9}}) == {"num"}  # "10" is a string: no match (InMemoryStore: float("10") > 9)
-    assert keys({"n": {"$ne": 10}}) == {"dotted"}  # mixed types never match, not even $ne; missing path does
+    assert keys({"n": {"$ne": 10}}) == {"str", "dotted"}  # $ne negates $eq: "10" is not 10, and a missing path matches
     assert keys({"flag": True}) == {"num"}  # True is not 1
     assert keys({"tags.1": "b"}) == {"num"}  # paths index arrays
     assert keys({"meta.owner": "bob"}) == {"num"}  # a dotted key is a path, not a literal key

@@ -1,0 +1,10 @@
+/// The optional parts of the protocol (PROTOCOL.md, version 1.1) this server offers on a
+/// connection, as `hello`'s `"features"` names them: `"request_id"`, `"ttl"`, `"vectors"`,
+/// `"tls"`, `"cluster"`. The one place that decides the list: a feature adds its name here,
+/// under the condition that makes it work (a TLS listener, a cluster, vector sets in Redis).
+enum ServerFeatures {
+    static func announced(by context: ServerContext) -> [String] {
+        let names: [String] = []
+        return names
+    }
+}
