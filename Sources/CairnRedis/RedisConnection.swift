@@ -154,8 +154,17 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
     /// A command refused while queueing (bad syntax) aborts the whole transaction with an error.
+    /// Throws `.connection` when nothing was sent, `.outcomeUnknown` when the connection broke
+    /// after the transaction was written.
     public func transaction(_ commands: [RedisCommand]) throws(RedisError) -> TransactionOutcome {
-        try TransactionOutcome(replies: try pipeline(TransactionOutcome.commands(wrapping: commands)))
+        try connect()
+        let replies: [RedisValue]
+        do {
+            replies = try pipelineReplies(TransactionOutcome.commands(wrapping: commands))
+        } catch where error.kind == .connection {
+            throw RedisError(.outcomeUnknown, error.message + "; the write was sent, its outcome is unknown")
+        }
+        return try TransactionOutcome(replies: replies)
     }
 
     private func connectionFailed(_ ctx: UnsafeMutablePointer<redisContext>) -> RedisError {

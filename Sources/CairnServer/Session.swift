@@ -47,6 +47,7 @@ final class Session {
         let params: JSONValue = [
             "server": "cairn", "version": .string(ProtocolInfo.serverVersion), "protocol": .int(ProtocolInfo.protocolVersion),
             "auth": .string(context.configuration.auth.rawValue), "max_line_bytes": .int(context.configuration.maxLineBytes),
+            "request_id_retention_ms": .int(context.store.options.requestIDRetentionMs),
         ]
         RPCCoding.notification(method: "hello", params, into: &out)
         out.append(UInt8(ascii: "\n"))
@@ -129,7 +130,7 @@ final class Session {
             switch error.reason {
             case .internalError:
                 logger.error("internal error in \(request.method) (request id \(request.id?.description ?? "none")): \(error.message)")
-            case .unavailable:
+            case .unavailable, .outcomeUnknown:
                 context.metrics.redisErrors.increment()
                 logger.warning("\(request.method) failed: \(error.message)")
             default: break
@@ -164,6 +165,11 @@ final class Session {
     }
 
     /// The attribution of a write: the principal is always the identity's, never the request's.
+    /// A write's `request_id` (null = absent), checked.
+    func requestID(_ params: Params) throws(CairnError) -> RequestID? {
+        try params.optionalString("request_id").map { text throws(CairnError) in try RequestID(text) }
+    }
+
     func attribution(_ params: Params) throws(CairnError) -> Attribution {
         let agent = try params.optionalKey("agent")
         let reason = try params.optionalString("reason")
