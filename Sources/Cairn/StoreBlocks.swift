@@ -352,7 +352,8 @@ extension Store {
             for _ in 0..<16 {
                 let members = mapping.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
                 let addresses = members.compactMap { layout.decodeMember($0.value, tenant: tenant) }
-                let outcome = try connection.transaction([["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
+                let outcome = try connection.transaction(
+                    [["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) }, readOnly: true)
                 guard case .committed(let replies) = outcome else { continue }
                 let seen = replies[0].fieldMap ?? [:]
                 if seen != mapping {

@@ -1,5 +1,5 @@
 import Cairn
-import CairnClient
+@testable import CairnClient
 import CairnProtocol
 import CairnServer
 import CairnTestSupport
@@ -8,6 +8,23 @@ import Testing
 /// `request_id` on the wire: replays, reuse, validation, `hello`, and the Swift client's
 /// retries through a broken connection.
 @Suite struct RequestIDTests {
+    @Test func theClientGivesWritesARequestIDAndBacksOffWithinBounds() {
+        let put = CairnClient.withRequestID("put", ["key": "k"])
+        #expect(put["request_id"]?.stringValue?.utf8.count == 36)
+        #expect(CairnClient.withRequestID("put", ["request_id": "mine"])["request_id"] == "mine")
+        #expect(CairnClient.withRequestID("get", ["key": "k"])["request_id"] == nil)
+        #expect(CairnClient.isRetryable("block.insert", CairnError.outcomeUnknown("lost")))
+        #expect(!CairnClient.isRetryable("get", CairnError.outcomeUnknown("lost")))
+        #expect(CairnClient.isRetryable("get", CairnError.unavailable("down")))
+        #expect(!CairnClient.isRetryable("put", CairnError(.versionConflict, "no")))
+        let policy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(50), maxDelay: .milliseconds(400))
+        for attempt in 1...10 {
+            let bound = min(400, 50 << (attempt - 1))
+            #expect(policy.delay(afterAttempt: attempt, retryAfterMs: nil) <= .milliseconds(bound))
+            #expect(policy.delay(afterAttempt: attempt, retryAfterMs: 500) >= .milliseconds(500))
+        }
+    }
+
     @Test func helloAnnouncesTheRetention() async throws {
         let server = try await TestServer(storeOptions: StoreOptions(requestIDRetentionMs: 60_000))
         let client = try await server.client(admin: true)

@@ -38,6 +38,17 @@ import Testing
         }
     }
 
+    @Test func aReadCutAfterExecStaysUnavailable() async throws {
+        try await Self.withCuttingProxy { store, proxy, _ in
+            let ns = try Namespace(tenant: uniqueTenant())
+            try await store.put(ns, key: "k", value: 1, by: alice)
+            proxy.cutNext(1)
+            // `history` reads in a MULTI/EXEC: nothing can have been written.
+            await expectError(.unavailable) { () throws(CairnError) in try await store.history(ns, key: "k", limit: 5) }
+            #expect(proxy.cuts == 1)
+        }
+    }
+
     @Test func aCutWriteWithARequestIDAnswersItsTrueOutcome() async throws {
         try await Self.withCuttingProxy { store, proxy, direct in
             let ns = try Namespace(tenant: uniqueTenant())
