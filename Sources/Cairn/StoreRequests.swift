@@ -55,8 +55,9 @@ struct RequestTag: Sendable {
         return .record(method: method, target: target, result: result)
     }
 
-    /// The recorded answer for this request, or `reused` when the id named another write.
-    func answer(method recordedMethod: String, target recordedTarget: String) throws(CairnError) {
+    /// Checks that a record found under this id is of this very write (method and target,
+    /// byte for byte); `reused` otherwise.
+    func checkSameWrite(method recordedMethod: String, target recordedTarget: String) throws(CairnError) {
         guard recordedMethod.utf8.elementsEqual(method.utf8), recordedTarget.utf8.elementsEqual(target.utf8) else {
             throw CairnError.requestIDReused(id)
         }
@@ -89,7 +90,7 @@ extension Store {
             switch try RequestTag.read(try await redis.send(["GET", tag.key]).checked()) {
             case .none: return .unknown
             case .record(let method, let target, let result):
-                guard (try? tag.answer(method: method, target: target)) != nil else { return .unknown }
+                guard (try? tag.checkSameWrite(method: method, target: target)) != nil else { return .unknown }
                 return .applied(result)
             }
         } catch {
@@ -166,23 +167,20 @@ struct CreatedBlock: RecordableResult {
     init(_ item: Item) { self.item = item }
 
     var recorded: JSONValue {
-        var o: JSONValue = [
-            "value": item.value, "version": .int(item.version), "created_ms": .int(Int(item.createdAt.millisecondsSince1970)),
-            "updated_ms": .int(Int(item.updatedAt.millisecondsSince1970)), "by": .string(item.updatedBy),
-            "limit": .int(item.block?.limit ?? 0), "read_only": .bool(item.block?.readOnly ?? false),
-        ]
-        if case .object(var fields) = o {
-            if let agent = item.agent { fields["agent"] = .string(agent) }
-            if let d = item.block?.description { fields["description"] = .string(d) }
-            if let m = item.block?.metadata { fields["metadata"] = m }
-            fields["ns"] = [
+        let base: JSONValue = [
+            "ns": [
                 "tenant": .string(item.ns.tenant), "task": item.ns.task.map(JSONValue.string) ?? .null,
                 "role": item.ns.role.map(JSONValue.string) ?? .null,
-            ]
-            fields["key"] = .string(item.key)
-            o = .object(fields)
-        }
-        return o
+            ],
+            "key": .string(item.key), "value": item.value, "version": .int(item.version),
+            "created_ms": .int(Int(item.createdAt.millisecondsSince1970)), "updated_ms": .int(Int(item.updatedAt.millisecondsSince1970)),
+            "by": .string(item.updatedBy), "limit": .int(item.block?.limit ?? 0), "read_only": .bool(item.block?.readOnly ?? false),
+        ]
+        guard case .object(var fields) = base else { return base }
+        if let agent = item.agent { fields["agent"] = .string(agent) }
+        if let d = item.block?.description { fields["description"] = .string(d) }
+        if let m = item.block?.metadata { fields["metadata"] = m }
+        return .object(fields)
     }
 
     init(recorded r: JSONValue) throws(CairnError) {

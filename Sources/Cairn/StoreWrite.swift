@@ -108,7 +108,7 @@ extension Store {
                     if let tag {
                         if case .record(let method, let target, let result) = try RequestTag.read(readReplies.removeLast()) {
                             connection.sendWithoutWaiting([["UNWATCH"]])
-                            try tag.answer(method: method, target: target)
+                            try tag.checkSameWrite(method: method, target: target)
                             return .recorded(result, replayed: true)
                         }
                         recording = true
