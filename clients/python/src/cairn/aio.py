@@ -673,7 +673,14 @@ class AsyncClient:
         request_id: str | None = None,
     ) -> PutResult:
         """Writes ``value`` (any JSON but None). ``if_version``: 0 = only if absent, n = only if at n."""
-        params = _drop_none(request_id=request_id, ns=ns_json(ns), key=key, if_version=if_version, reason=reason, agent=agent)
+        params = _drop_none(
+            request_id=request_id,
+            ns=ns_json(ns),
+            key=key,
+            if_version=if_version,
+            reason=reason,
+            agent=agent,
+        )
         params["value"] = value
         r = await self.call("put", params)
         return PutResult(version=r["version"], created_at=parse_time(r["created_at"]), updated_at=parse_time(r["updated_at"]))
@@ -693,7 +700,17 @@ class AsyncClient:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> DeleteResult:
-        r = await self.call("delete", _drop_none(request_id=request_id, ns=ns_json(ns), key=key, if_version=if_version, reason=reason, agent=agent))
+        r = await self.call(
+            "delete",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                key=key,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+            ),
+        )
         return DeleteResult(version=r["version"], existed=bool(r["existed"]))
 
     async def search(
@@ -835,7 +852,16 @@ class AsyncClient:
     ) -> EditResult:
         """Inserts ``text`` as new line(s) after 1-based ``line`` (0 = top, -1 = end, the default)."""
         r = await self.call(
-            "block.insert", _drop_none(request_id=request_id, ns=ns_json(ns), label=label, text=text, line=line, reason=reason, agent=agent)
+            "block.insert",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                text=text,
+                line=line,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return EditResult(version=r["version"], value=r["value"])
 
@@ -852,7 +878,16 @@ class AsyncClient:
     ) -> EditResult:
         """Replaces the one occurrence of ``old`` (``NoMatch`` / ``AmbiguousMatch`` otherwise)."""
         r = await self.call(
-            "block.replace", _drop_none(request_id=request_id, ns=ns_json(ns), label=label, old=old, new=new, reason=reason, agent=agent)
+            "block.replace",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                old=old,
+                new=new,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return EditResult(version=r["version"], value=r["value"])
 
@@ -870,15 +905,37 @@ class AsyncClient:
         """Rewrites the whole text (last writer wins unless ``if_version``); answers the version."""
         r = await self.call(
             "block.rethink",
-            _drop_none(request_id=request_id, ns=ns_json(ns), label=label, value=value, if_version=if_version, reason=reason, agent=agent),
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                value=value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return int(r["version"])
 
     async def block_delete(
-        self, ns: NamespaceLike, label: str, *, if_version: int | None = None, reason: str | None = None,
+        self,
+        ns: NamespaceLike,
+        label: str,
+        *,
+        if_version: int | None = None,
+        reason: str | None = None,
         request_id: str | None = None,
     ) -> DeleteResult:
-        r = await self.call("block.delete", _drop_none(request_id=request_id, ns=ns_json(ns), label=label, if_version=if_version, reason=reason))
+        r = await self.call(
+            "block.delete",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                if_version=if_version,
+                reason=reason,
+            ),
+        )
         return DeleteResult(version=r["version"], existed=bool(r["existed"]))
 
     async def block_list(
@@ -894,11 +951,45 @@ class AsyncClient:
         )
         return [_block(b) for b in r.get("blocks") or []]
 
-    async def block_attach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None, request_id: str | None = None) -> None:
-        await self.call("block.attach", _drop_none(request_id=request_id, ns=ns_json(ns), label=label, agent=agent, reason=reason))
+    async def block_attach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        await self.call(
+            "block.attach",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                agent=agent,
+                reason=reason,
+            ),
+        )
 
-    async def block_detach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None, request_id: str | None = None) -> None:
-        await self.call("block.detach", _drop_none(request_id=request_id, ns=ns_json(ns), label=label, agent=agent, reason=reason))
+    async def block_detach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        await self.call(
+            "block.detach",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                agent=agent,
+                reason=reason,
+            ),
+        )
 
     async def block_agents(self, ns: NamespaceLike, label: str) -> list[str]:
         r = await self.call("block.agents", {"ns": ns_json(ns), "label": label})

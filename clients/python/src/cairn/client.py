@@ -175,7 +175,17 @@ class Client:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> PutResult:
-        return self._run(self._aclient.put(ns, key, value, if_version=if_version, reason=reason, agent=agent, request_id=request_id))
+        return self._run(
+            self._aclient.put(
+                ns,
+                key,
+                value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def get(self, ns: NamespaceLike, key: str, *, version: int | None = None) -> Item | None:
         return self._run(self._aclient.get(ns, key, version=version))
@@ -190,7 +200,16 @@ class Client:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> DeleteResult:
-        return self._run(self._aclient.delete(ns, key, if_version=if_version, reason=reason, agent=agent, request_id=request_id))
+        return self._run(
+            self._aclient.delete(
+                ns,
+                key,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def search(
         self,
@@ -283,7 +302,17 @@ class Client:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> EditResult:
-        return self._run(self._aclient.block_insert(ns, label, text, line=line, reason=reason, agent=agent, request_id=request_id))
+        return self._run(
+            self._aclient.block_insert(
+                ns,
+                label,
+                text,
+                line=line,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_replace(
         self,
@@ -296,7 +325,17 @@ class Client:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> EditResult:
-        return self._run(self._aclient.block_replace(ns, label, old, new, reason=reason, agent=agent, request_id=request_id))
+        return self._run(
+            self._aclient.block_replace(
+                ns,
+                label,
+                old,
+                new,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_rethink(
         self,
@@ -309,23 +348,62 @@ class Client:
         agent: str | None = None,
         request_id: str | None = None,
     ) -> int:
-        return self._run(self._aclient.block_rethink(ns, label, value, if_version=if_version, reason=reason, agent=agent, request_id=request_id))
+        return self._run(
+            self._aclient.block_rethink(
+                ns,
+                label,
+                value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_delete(
-        self, ns: NamespaceLike, label: str, *, if_version: int | None = None, reason: str | None = None,
+        self,
+        ns: NamespaceLike,
+        label: str,
+        *,
+        if_version: int | None = None,
+        reason: str | None = None,
         request_id: str | None = None,
     ) -> DeleteResult:
-        return self._run(self._aclient.block_delete(ns, label, if_version=if_version, reason=reason, request_id=request_id))
+        return self._run(
+            self._aclient.block_delete(
+                ns,
+                label,
+                if_version=if_version,
+                reason=reason,
+                request_id=request_id,
+            )
+        )
 
     def block_list(
         self, scope: ScopeLike, *, label_search: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> list[Block]:
         return self._run(self._aclient.block_list(scope, label_search=label_search, limit=limit, offset=offset))
 
-    def block_attach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None, request_id: str | None = None) -> None:
+    def block_attach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self._run(self._aclient.block_attach(ns, label, agent, reason=reason, request_id=request_id))
 
-    def block_detach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None, request_id: str | None = None) -> None:
+    def block_detach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self._run(self._aclient.block_detach(ns, label, agent, reason=reason, request_id=request_id))
 
     def block_agents(self, ns: NamespaceLike, label: str) -> list[str]:
