@@ -68,6 +68,10 @@ def test_a_caller_given_request_id_replays(server, token, tenant) -> None:
         with pytest.raises(cairn.InvalidParams) as reused:
             c.call("put", {"ns": ns, "key": "other", "value": 1, "request_id": "mine-1"})
         assert reused.value.data.get("reason_detail") == "reused"
+        # The keyword on the write methods does the same.
+        assert c.put(ns, "k2", 1, request_id="mine-2").version == 1
+        assert c.put(ns, "k2", 1, request_id="mine-2").version == 1
+        assert [e.version for e in c.history(ns, "k2")] == [1]
 
 
 def test_idle_break_is_repaired_by_the_next_call(proxy, token, tenant) -> None:
