@@ -109,13 +109,15 @@ public final class CairnClient: Sendable {
             channel = fresh
             return true
         }
-        if !kept { fresh.close(promise: nil) }
+        if kept { old.close(promise: nil) } else { fresh.close(promise: nil) }
     }
 
     /// Connects to `cairn://host:port` (or `host:port`).
-    public static func connect(url: String, token: String? = nil) async throws(CairnError) -> CairnClient {
+    public static func connect(
+        url: String, token: String? = nil, retryPolicy: RetryPolicy = RetryPolicy()
+    ) async throws(CairnError) -> CairnClient {
         let (host, port) = try parse(url: url)
-        return try await connect(host: host, port: port, token: token)
+        return try await connect(host: host, port: port, token: token, retryPolicy: retryPolicy)
     }
 
     public static func parse(url: String) throws(CairnError) -> (host: String, port: Int) {
