@@ -49,6 +49,10 @@ public struct KeyLayout: Sendable, Hashable {
     /// The agents one block is attached to: a set of agent ids.
     public func attachments(_ ns: Namespace, _ label: String) -> String { tenantRoot(ns.tenant) + ":at:" + member(ns, label) }
 
+    /// The record of one request id of the tenant: a string (JSON of the method, the target
+    /// and the answer) written in the write's own transaction, expiring after the retention.
+    public func request(_ tenant: String, _ id: String) -> String { tenantRoot(tenant) + ":rq:" + KeyLayout.encode(id) }
+
     /// Decodes an index member back into its namespace and key.
     public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
         let utf8 = member.utf8

@@ -31,18 +31,31 @@ public final class Store: Sendable {
     public func put(
         _ ns: Namespace, key: String, value: JSONValue, ifVersion: Int? = nil, by attribution: Attribution
     ) async throws(CairnError) -> PutResult {
+        try await put(ns, key: key, value: value, ifVersion: ifVersion, by: attribution, request: nil).result
+    }
+
+    /// `put` with a request id: a replay answers the recorded result and writes nothing (see
+    /// `optimistic(…request:…)`).
+    @discardableResult
+    public func put(
+        _ ns: Namespace, key: String, value: JSONValue, ifVersion: Int? = nil, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<PutResult> {
         try Key.validate(key)
         try validate(attribution)
         let text = try encodeValue(value)
-        let outcome = try await commitWrite(ns: ns, key: key, attribution: attribution, readValue: false) { context throws(CairnError) in
+        return try await commitWrite(
+            ns: ns, key: key, attribution: attribution, readValue: false, request: requestTag(request, method: "put", ns: ns, key: key),
+            result: { o in
+                PutResult(
+                    version: o.version, createdAt: Timestamp(millisecondsSince1970: o.createdMs),
+                    updatedAt: Timestamp(millisecondsSince1970: o.updatedMs))
+            }
+        ) { context throws(CairnError) in
             let current = context.current
             if current.isLive, current.kind == .block { throw Store.wrongKind(key, is: .block) }
             try Store.check(ifVersion: ifVersion, current: current)
             return WritePlan(action: .write(valueText: text, kind: .item, block: nil), op: .put)
         }
-        return PutResult(
-            version: outcome.version, createdAt: Timestamp(millisecondsSince1970: outcome.createdMs),
-            updatedAt: Timestamp(millisecondsSince1970: outcome.updatedMs))
     }
 
     /// Deletes `key`, leaving a tombstone so that versions keep counting. Deleting an absent key
@@ -52,20 +65,28 @@ public final class Store: Sendable {
     public func delete(
         _ ns: Namespace, key: String, ifVersion: Int? = nil, by attribution: Attribution
     ) async throws(CairnError) -> DeleteResult {
+        try await delete(ns, key: key, ifVersion: ifVersion, by: attribution, request: nil).result
+    }
+
+    /// `delete` with a request id.
+    @discardableResult
+    public func delete(
+        _ ns: Namespace, key: String, ifVersion: Int? = nil, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<DeleteResult> {
         try Key.validate(key)
         try validate(attribution)
-        return try await deleteItem(ns, key: key, ifVersion: ifVersion, by: attribution, only: nil)
+        return try await deleteItem(ns, key: key, ifVersion: ifVersion, by: attribution, only: nil, request: requestTag(request, method: "delete", ns: ns, key: key))
     }
 
     /// Deletes an item or a block (`only` restricts the kind: `wrong_kind` otherwise).
     func deleteItem(
-        _ ns: Namespace, key: String, ifVersion: Int?, by attribution: Attribution, only kind: ItemKind?
-    ) async throws(CairnError) -> DeleteResult {
+        _ ns: Namespace, key: String, ifVersion: Int?, by attribution: Attribution, only kind: ItemKind?, request: RequestTag?
+    ) async throws(CairnError) -> Recorded<DeleteResult> {
         let attachmentsKey = layout.attachments(ns, key)
         let layout = self.layout
-        let outcome = try await commitWrite(
+        return try await commitWrite(
             ns: ns, key: key, attribution: attribution, readValue: false, extraWatch: [attachmentsKey],
-            extraReads: [["SMEMBERS", attachmentsKey]]
+            extraReads: [["SMEMBERS", attachmentsKey]], request: request, result: { DeleteResult(version: $0.version, existed: $0.existed) }
         ) { context throws(CairnError) in
             let current = context.current
             if let kind, current.isLive, current.kind != kind { throw Store.wrongKind(key, is: current.kind ?? .item) }
@@ -76,7 +97,6 @@ public final class Store: Sendable {
             if !agents.isEmpty { detach.append(["DEL", attachmentsKey]) }
             return WritePlan(action: .delete, op: .delete, extraCommands: detach)
         }
-        return DeleteResult(version: outcome.version, existed: outcome.existed)
     }
 
     static func wrongKind(_ key: String, is kind: ItemKind) -> CairnError {
@@ -175,6 +195,8 @@ public final class Store: Sendable {
         switch error.kind {
         case .connection:
             return .unavailable("Redis is unreachable (\(error.message)); nothing was written; retry", retryAfterMs: 500)
+        case .outcomeUnknown:
+            return .outcomeUnknown("Redis did not answer a write (\(error.message))")
         case .server:
             let transient = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN"]
             if transient.contains(where: { error.message.hasPrefix($0) }) {

@@ -43,6 +43,13 @@ extension Store {
     public func createBlock(
         _ ns: Namespace, label: String, _ draft: BlockDraft, agents: [String] = [], by attribution: Attribution
     ) async throws(CairnError) -> Item {
+        try await createBlock(ns, label: label, draft, agents: agents, by: attribution, request: nil).result
+    }
+
+    /// `createBlock` with a request id.
+    public func createBlock(
+        _ ns: Namespace, label: String, _ draft: BlockDraft, agents: [String] = [], by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<Item> {
         try Key.validate(label, field: "label")
         try validate(attribution)
         try Store.checkProperties(draft.properties)
@@ -53,9 +60,17 @@ extension Store {
         let agents = Array(Set(agents)).sorted()
         let member = layout.member(ns, label)
         let agentKeys = agents.map { layout.agent(ns.tenant, $0) }
-        let outcome = try await commitWrite(
+        let created = try await commitWrite(
             ns: ns, key: label, attribution: attribution, readValue: false, extraWatch: agentKeys,
-            extraReads: agentKeys.map { ["HGET", $0, label] }
+            extraReads: agentKeys.map { ["HGET", $0, label] }, request: requestTag(request, method: "block.create", ns: ns, key: label),
+            result: { outcome in
+                CreatedBlock(
+                    Item(
+                        ns: ns, key: label, kind: .block, value: .string(draft.value), version: outcome.version,
+                        createdAt: Timestamp(millisecondsSince1970: outcome.createdMs),
+                        updatedAt: Timestamp(millisecondsSince1970: outcome.updatedMs), updatedBy: attribution.principal,
+                        agent: attribution.agent, block: draft.properties))
+            }
         ) { context throws(CairnError) in
             if context.current.isLive { throw CairnError.versionConflict(current: context.current.version, expected: 0) }
             for (agent, reply) in zip(agents, context.extraReplies) where reply.string != nil {
@@ -68,11 +83,7 @@ extension Store {
             }
             return WritePlan(action: .write(valueText: text, kind: .block, block: draft.properties), op: .create, extraCommands: attach)
         }
-        return Item(
-            ns: ns, key: label, kind: .block, value: .string(draft.value), version: outcome.version,
-            createdAt: Timestamp(millisecondsSince1970: outcome.createdMs),
-            updatedAt: Timestamp(millisecondsSince1970: outcome.updatedMs), updatedBy: attribution.principal,
-            agent: attribution.agent, block: draft.properties)
+        return Recorded(created.result.item, replayed: created.replayed)
     }
 
     /// The block (or a kept version of it); `not_found` when absent, `wrong_kind` for a plain item.
@@ -117,8 +128,17 @@ extension Store {
     public func insertIntoBlock(
         _ ns: Namespace, label: String, text: String, line: Int = -1, by attribution: Attribution, admin: Bool = false
     ) async throws(CairnError) -> (version: Int, value: String) {
-        try await editBlock(ns, label, op: .insert, by: attribution, admin: admin) { current throws(CairnError) in
-            try BlockText.insert(text, into: current, afterLine: line)
+        let r = try await insertIntoBlock(ns, label: label, text: text, line: line, by: attribution, admin: admin, request: nil).result
+        return (r.version, r.value)
+    }
+
+    /// `insertIntoBlock` with a request id: a replay never inserts the text twice.
+    public func insertIntoBlock(
+        _ ns: Namespace, label: String, text: String, line: Int = -1, by attribution: Attribution, admin: Bool = false,
+        request: RequestID?
+    ) async throws(CairnError) -> Recorded<(version: Int, value: String)> {
+        try await editBlock(ns, label, op: .insert, method: "block.insert", by: attribution, admin: admin, request: request) {
+            current throws(CairnError) in try BlockText.insert(text, into: current, afterLine: line)
         }
     }
 
@@ -126,9 +146,18 @@ extension Store {
     public func replaceInBlock(
         _ ns: Namespace, label: String, old: String, new: String, by attribution: Attribution, admin: Bool = false
     ) async throws(CairnError) -> (version: Int, value: String) {
+        let r = try await replaceInBlock(ns, label: label, old: old, new: new, by: attribution, admin: admin, request: nil).result
+        return (r.version, r.value)
+    }
+
+    /// `replaceInBlock` with a request id.
+    public func replaceInBlock(
+        _ ns: Namespace, label: String, old: String, new: String, by attribution: Attribution, admin: Bool = false,
+        request: RequestID?
+    ) async throws(CairnError) -> Recorded<(version: Int, value: String)> {
         guard !old.isEmpty else { throw CairnError.invalidParams("old", "old must not be empty; use block.insert to add text") }
-        return try await editBlock(ns, label, op: .replace, by: attribution, admin: admin) { current throws(CairnError) in
-            try BlockText.replace(old, with: new, in: current)
+        return try await editBlock(ns, label, op: .replace, method: "block.replace", by: attribution, admin: admin, request: request) {
+            current throws(CairnError) in try BlockText.replace(old, with: new, in: current)
         }
     }
 
@@ -136,7 +165,18 @@ extension Store {
     public func rethinkBlock(
         _ ns: Namespace, label: String, value: String, ifVersion: Int? = nil, by attribution: Attribution, admin: Bool = false
     ) async throws(CairnError) -> Int {
-        try await editBlock(ns, label, op: .rethink, ifVersion: ifVersion, by: attribution, admin: admin) { _ throws(CairnError) in value }.version
+        try await rethinkBlock(ns, label: label, value: value, ifVersion: ifVersion, by: attribution, admin: admin, request: nil).result
+    }
+
+    /// `rethinkBlock` with a request id.
+    public func rethinkBlock(
+        _ ns: Namespace, label: String, value: String, ifVersion: Int? = nil, by attribution: Attribution, admin: Bool = false,
+        request: RequestID?
+    ) async throws(CairnError) -> Recorded<Int> {
+        let r = try await editBlock(
+            ns, label, op: .rethink, method: "block.rethink", ifVersion: ifVersion, by: attribution, admin: admin, request: request
+        ) { _ throws(CairnError) in value }
+        return Recorded(r.result.version, replayed: r.replayed)
     }
 
     /// Changes text and/or properties. Changing `limit` or `read_only`, or anything of a
@@ -146,12 +186,23 @@ extension Store {
         _ ns: Namespace, label: String, _ changes: BlockChanges, ifVersion: Int? = nil, by attribution: Attribution,
         admin: Bool = false
     ) async throws(CairnError) -> Int {
+        try await updateBlock(ns, label: label, changes, ifVersion: ifVersion, by: attribution, admin: admin, request: nil).result
+    }
+
+    /// `updateBlock` with a request id.
+    public func updateBlock(
+        _ ns: Namespace, label: String, _ changes: BlockChanges, ifVersion: Int? = nil, by attribution: Attribution,
+        admin: Bool = false, request: RequestID?
+    ) async throws(CairnError) -> Recorded<Int> {
         try Key.validate(label, field: "label")
         try validate(attribution)
         if let limit = changes.limit { try Store.checkLimitValue(limit) }
         if let value = changes.value { _ = try encodeValue(.string(value)) }
         let options = self.options
-        let outcome = try await commitWrite(ns: ns, key: label, attribution: attribution, readValue: true) { context throws(CairnError) in
+        let updated = try await commitWrite(
+            ns: ns, key: label, attribution: attribution, readValue: true,
+            request: requestTag(request, method: "block.update", ns: ns, key: label), result: { VersionResult(version: $0.version) }
+        ) { context throws(CairnError) in
             let (current, properties) = try Store.liveBlock(context.current, ns, label)
             try Store.check(ifVersion: ifVersion, current: context.current)
             var next = properties
@@ -172,26 +223,40 @@ extension Store {
             try Store.checkSize(json, options: options)
             return WritePlan(action: .write(valueText: json, kind: .block, block: next), op: .update)
         }
-        return outcome.version
+        return Recorded(updated.result.version, replayed: updated.replayed)
     }
 
     /// Deletes a block and detaches it from every agent.
     @discardableResult
     public func deleteBlock(_ ns: Namespace, label: String, ifVersion: Int? = nil, by attribution: Attribution) async throws(CairnError) -> DeleteResult {
+        try await deleteBlock(ns, label: label, ifVersion: ifVersion, by: attribution, request: nil).result
+    }
+
+    /// `deleteBlock` with a request id.
+    public func deleteBlock(
+        _ ns: Namespace, label: String, ifVersion: Int? = nil, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<DeleteResult> {
         try Key.validate(label, field: "label")
         try validate(attribution)
-        return try await deleteItem(ns, key: label, ifVersion: ifVersion, by: attribution, only: .block)
+        return try await deleteItem(
+            ns, key: label, ifVersion: ifVersion, by: attribution, only: .block,
+            request: requestTag(request, method: "block.delete", ns: ns, key: label))
     }
 
     /// Applies `edit` to the block's text as stored at commit time (retried if it changed).
     func editBlock(
-        _ ns: Namespace, _ label: String, op: WriteOp, ifVersion: Int? = nil, by attribution: Attribution, admin: Bool,
-        _ edit: @escaping @Sendable (String) throws(CairnError) -> String
-    ) async throws(CairnError) -> (version: Int, value: String) {
+        _ ns: Namespace, _ label: String, op: WriteOp, method: String, ifVersion: Int? = nil, by attribution: Attribution, admin: Bool,
+        request: RequestID?, _ edit: @escaping @Sendable (String) throws(CairnError) -> String
+    ) async throws(CairnError) -> Recorded<(version: Int, value: String)> {
         try Key.validate(label, field: "label")
         try validate(attribution)
         let options = self.options
-        let outcome = try await commitWrite(ns: ns, key: label, attribution: attribution, readValue: true) { context throws(CairnError) in
+        let edited = try await commitWrite(
+            ns: ns, key: label, attribution: attribution, readValue: true, request: requestTag(request, method: method, ns: ns, key: label),
+            result: { outcome in
+                EditResult(version: outcome.version, value: outcome.valueText.flatMap { try? JSONValue(parsing: $0) }?.stringValue ?? "")
+            }
+        ) { context throws(CairnError) in
             let (current, properties) = try Store.liveBlock(context.current, ns, label)
             try Store.check(ifVersion: ifVersion, current: context.current)
             if properties.readOnly && !admin { throw Store.readOnly(label) }
@@ -201,8 +266,7 @@ extension Store {
             try Store.checkSize(json, options: options)
             return WritePlan(action: .write(valueText: json, kind: .block, block: properties), op: op)
         }
-        let value = outcome.valueText.flatMap { try? JSONValue(parsing: $0) }?.stringValue ?? ""
-        return (outcome.version, value)
+        return Recorded((edited.result.version, edited.result.value), replayed: edited.replayed)
     }
 
     // MARK: - Attachments
@@ -210,15 +274,31 @@ extension Store {
     /// Attaches a block to an agent. Twice is a no-op; another block with the same label on that
     /// agent → `label_taken`.
     public func attach(_ ns: Namespace, label: String, agent: String, by attribution: Attribution) async throws(CairnError) {
-        try await changeAttachment(ns, label: label, agent: agent, attach: true, by: attribution)
+        _ = try await changeAttachment(ns, label: label, agent: agent, attach: true, by: attribution, request: nil)
+    }
+
+    /// `attach` with a request id; answers whether it is a replay.
+    public func attach(
+        _ ns: Namespace, label: String, agent: String, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<Void> {
+        try await changeAttachment(ns, label: label, agent: agent, attach: true, by: attribution, request: request)
     }
 
     /// Detaches a block from an agent (a no-op when it is not attached).
     public func detach(_ ns: Namespace, label: String, agent: String, by attribution: Attribution) async throws(CairnError) {
-        try await changeAttachment(ns, label: label, agent: agent, attach: false, by: attribution)
+        _ = try await changeAttachment(ns, label: label, agent: agent, attach: false, by: attribution, request: nil)
     }
 
-    func changeAttachment(_ ns: Namespace, label: String, agent: String, attach: Bool, by attribution: Attribution) async throws(CairnError) {
+    /// `detach` with a request id; answers whether it is a replay.
+    public func detach(
+        _ ns: Namespace, label: String, agent: String, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<Void> {
+        try await changeAttachment(ns, label: label, agent: agent, attach: false, by: attribution, request: request)
+    }
+
+    func changeAttachment(
+        _ ns: Namespace, label: String, agent: String, attach: Bool, by attribution: Attribution, request: RequestID?
+    ) async throws(CairnError) -> Recorded<Void> {
         try Key.validate(label, field: "label")
         try Key.validate(agent, field: "agent")
         let layout = self.layout
@@ -228,10 +308,11 @@ extension Store {
         let attachmentsKey = layout.attachments(ns, label)
         let member = layout.member(ns, label)
         let record = Attribution(principal: attribution.principal, agent: agent, reason: attribution.reason)
-        try await optimistic(
+        let changed = try await optimistic(
             watch: [itemKey, agentKey], reads: [RedisCommand(["HMGET", itemKey] + ItemField.header), ["HGET", agentKey, label], ["TIME"]],
-            what: "agent \(agent.debugDescription)"
-        ) { replies throws(CairnError) -> Decision<Void> in
+            what: "agent \(agent.debugDescription)",
+            request: requestTag(request, method: attach ? "block.attach" : "block.detach", ns: ns, key: label)
+        ) { replies throws(CairnError) -> Decision<EmptyResult> in
             let stored = StoredItem(header: replies[0])
             _ = try Store.liveBlock(stored, ns, label, needValue: false)
             let attachedTo = replies[1].string
@@ -240,14 +321,15 @@ extension Store {
                 layout: layout, options: options, ns: ns, key: label, kind: .block, version: stored.version,
                 op: attach ? .attach : .detach, atMs: now, attribution: record)
             if attach {
-                if attachedTo == member { return .done(()) }
+                if attachedTo == member { return .done(EmptyResult()) }
                 if attachedTo != nil { throw Store.labelTaken(label, agent: agent) }
-                return .commit([["HSET", agentKey, label, member], ["SADD", attachmentsKey, agent], event], ())
+                return .commit([["HSET", agentKey, label, member], ["SADD", attachmentsKey, agent], event], EmptyResult())
             } else {
-                guard attachedTo == member else { return .done(()) }
-                return .commit([["HDEL", agentKey, label], ["SREM", attachmentsKey, agent], event], ())
+                guard attachedTo == member else { return .done(EmptyResult()) }
+                return .commit([["HDEL", agentKey, label], ["SREM", attachmentsKey, agent], event], EmptyResult())
             }
         }
+        return Recorded((), replayed: changed.replayed)
     }
 
     /// The agents a block is attached to, sorted.
@@ -270,7 +352,8 @@ extension Store {
             for _ in 0..<16 {
                 let members = mapping.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
                 let addresses = members.compactMap { layout.decodeMember($0.value, tenant: tenant) }
-                let outcome = try connection.transaction([["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
+                let outcome = try connection.transaction(
+                    [["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) }, readOnly: true)
                 guard case .committed(let replies) = outcome else { continue }
                 let seen = replies[0].fieldMap ?? [:]
                 if seen != mapping {

@@ -23,7 +23,7 @@ extension Store {
                 let outcome = try connection.transaction([
                     ["HGET", itemKey, ItemField.version],
                     ["LRANGE", historyKey, String(start), String(start + limit - 1)],
-                ])
+                ], readOnly: true)
                 guard case .committed(let replies) = outcome else { continue }
                 let seen = replies[0].int ?? 0
                 if seen != version {

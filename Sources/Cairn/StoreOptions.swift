@@ -14,10 +14,13 @@ public struct StoreOptions: Sendable, Hashable {
     public var maxReasonBytes: Int
     /// How often a write whose `WATCH` was aborted by a concurrent write is tried in all.
     public var maxWriteAttempts: Int
+    /// How long a request id's record (and so a replay's answer) is kept, in milliseconds.
+    public var requestIDRetentionMs: Int
 
     public init(
         keyPrefix: String = "cairn", historyLimit: Int = 100, streamLength: Int = 100_000,
-        maxValueBytes: Int = 256 * 1024, maxReasonBytes: Int = 4096, maxWriteAttempts: Int = 128
+        maxValueBytes: Int = 256 * 1024, maxReasonBytes: Int = 4096, maxWriteAttempts: Int = 128,
+        requestIDRetentionMs: Int = 86_400_000
     ) {
         self.keyPrefix = keyPrefix
         self.historyLimit = historyLimit
@@ -25,5 +28,6 @@ public struct StoreOptions: Sendable, Hashable {
         self.maxValueBytes = maxValueBytes
         self.maxReasonBytes = maxReasonBytes
         self.maxWriteAttempts = maxWriteAttempts
+        self.requestIDRetentionMs = requestIDRetentionMs
     }
 }

@@ -41,6 +41,18 @@ struct WriteOutcome: Sendable {
     var before: StoredItem
 }
 
+/// What an optimistic transaction answers: a fresh answer, or one read from a request record.
+enum Answer<T: Sendable>: Sendable {
+    case fresh(T)
+    case recorded(JSONValue, replayed: Bool)
+}
+
+/// How a write's answer becomes a request record and back.
+struct ResultCodec<T: Sendable>: Sendable {
+    var encode: @Sendable (T) -> JSONValue
+    var decode: @Sendable (JSONValue) throws(CairnError) -> T
+}
+
 /// What an optimistic transaction decided after its reads.
 enum Decision<T: Sendable>: Sendable {
     /// `MULTI`, these commands, `EXEC`; then answer `T`.
@@ -60,23 +72,69 @@ extension Store {
         watch: [String], reads: [RedisCommand], what: @autoclosure () -> String,
         decide: @escaping @Sendable ([RedisValue]) throws(CairnError) -> Decision<T>
     ) async throws(CairnError) -> T {
+        try await optimistic(watch: watch, reads: reads, what: what(), request: nil, codec: nil, decide: decide).result
+    }
+
+    /// `optimistic` for a write that may carry a request id: the record key is watched and
+    /// read with the rest; a record already there answers the recorded result (replayed) or
+    /// `reused`; otherwise the record goes into the same `MULTI` (even when `decide` writes
+    /// nothing, so that a replay answers the same). When `EXEC` got no answer, the outcome is
+    /// settled on another connection (see `settle`).
+    func optimistic<T: RecordableResult>(
+        watch: [String], reads: [RedisCommand], what: @autoclosure () -> String, request tag: RequestTag?,
+        decide: @escaping @Sendable ([RedisValue]) throws(CairnError) -> Decision<T>
+    ) async throws(CairnError) -> Recorded<T> {
+        try await optimistic(
+            watch: watch, reads: reads, what: what(), request: tag,
+            codec: ResultCodec(encode: { $0.recorded }, decode: { json throws(CairnError) in try T(recorded: json) }), decide: decide)
+    }
+
+    private func optimistic<T: Sendable>(
+        watch: [String], reads: [RedisCommand], what: @autoclosure () -> String, request tag: RequestTag?,
+        codec: ResultCodec<T>?,
+        decide: @escaping @Sendable ([RedisValue]) throws(CairnError) -> Decision<T>
+    ) async throws(CairnError) -> Recorded<T> {
+        let watch = watch + (tag.map { [$0.key] } ?? [])
+        let reads = reads + (tag.map { [["GET", $0.key]] } ?? [])
+        let retentionMs = String(options.requestIDRetentionMs)
         for attempt in 0..<options.maxWriteAttempts {
-            let outcome: T? = try await redis.runOnLoop { connection -> T? in
-                let replies = try await connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
-                for reply in replies { try reply.checked() }
-                let decision: Decision<T>
-                do {
-                    decision = try decide(Array(replies.dropFirst()))
-                } catch {
-                    // The reply is not awaited: the connection's next user's commands come after it.
-                    connection.sendWithoutWaiting([["UNWATCH"]])
-                    throw error
-                }
-                switch decision {
-                case .done(let answer):
-                    connection.sendWithoutWaiting([["UNWATCH"]])
-                    return answer
-                case .commit(let commands, let answer):
+            let outcome: Answer<T>?
+            do {
+                outcome = try await redis.runOnLoop { connection -> Answer<T>? in
+                    let replies = try await connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
+                    for reply in replies { try reply.checked() }
+                    var readReplies = Array(replies.dropFirst())
+                    var recording = false
+                    if let tag {
+                        if case .record(let method, let target, let result) = try RequestTag.read(readReplies.removeLast()) {
+                            connection.sendWithoutWaiting([["UNWATCH"]])
+                            try tag.checkSameWrite(method: method, target: target)
+                            return .recorded(result, replayed: true)
+                        }
+                        recording = true
+                    }
+                    let decision: Decision<T>
+                    do {
+                        decision = try decide(readReplies)
+                    } catch {
+                        // The reply is not awaited: the connection's next user's commands come after it.
+                        connection.sendWithoutWaiting([["UNWATCH"]])
+                        throw error
+                    }
+                    var commands: [RedisCommand]
+                    let answer: T
+                    switch decision {
+                    case .done(let a) where !recording:
+                        connection.sendWithoutWaiting([["UNWATCH"]])
+                        return .fresh(a)
+                    case .done(let a):
+                        (commands, answer) = ([], a)
+                    case .commit(let c, let a):
+                        (commands, answer) = (c, a)
+                    }
+                    if let tag, let codec {
+                        commands.append(["SET", tag.key, tag.record(codec.encode(answer)), "PX", retentionMs])
+                    }
                     switch try await connection.transaction(commands) {
                     case .aborted:
                         return nil
@@ -85,12 +143,24 @@ extension Store {
                             // Everything is validated before MULTI, so this is a bug or Redis out of memory.
                             throw RedisError(.server, "a command inside EXEC failed: \(failed)")
                         }
-                        return answer
+                        return .fresh(answer)
                     }
                 }
+            } catch where error.reason == .outcomeUnknown {
+                guard let tag else { throw error }
+                switch await settle(tag) {
+                case .notApplied: outcome = nil  // settled: it wrote nothing, so it may run again
+                case .applied(let result): outcome = .recorded(result, replayed: false)
+                case .unknown: throw error
+                }
             }
-            if let outcome { return outcome }
-            await Store.backoff(attempt: attempt)
+            switch outcome {
+            case .fresh(let answer)?: return Recorded(answer)
+            case .recorded(let result, let replayed)?:
+                guard let codec else { throw Store.unreadableRecord }
+                return Recorded(try codec.decode(result), replayed: replayed)
+            case nil: await Store.backoff(attempt: attempt)
+            }
         }
         throw CairnError.unavailable(
             "gave up after \(options.maxWriteAttempts) attempts: \(what()) is changing too fast; retry", retryAfterMs: 50)
@@ -99,50 +169,67 @@ extension Store {
     /// One write of one item: reads its header (and value when asked), Redis's clock and any
     /// `extraReads` under `WATCH`, lets `plan` decide, and commits the item, its history entry,
     /// the tenant index and a change-stream entry together (see `optimistic`).
-    func commitWrite(
+    /// `request`: the write's request id record (see `optimistic(…request:…)`); `result`: the
+    /// answer made of the outcome, which is what a record keeps.
+    func commitWrite<R: RecordableResult>(
         ns: Namespace, key: String, attribution: Attribution, readValue: Bool,
-        extraWatch: [String] = [], extraReads: [RedisCommand] = [],
+        extraWatch: [String] = [], extraReads: [RedisCommand] = [], request: RequestTag?,
+        result: @escaping @Sendable (WriteOutcome) -> R,
         plan: @escaping @Sendable (WriteContext) throws(CairnError) -> WritePlan
-    ) async throws(CairnError) -> WriteOutcome {
+    ) async throws(CairnError) -> Recorded<R> {
         let itemKey = layout.item(ns, key)
         let layout = self.layout
         let options = self.options
         var reads: [RedisCommand] = [readValue ? StoredItem.readAll(itemKey) : RedisCommand(["HMGET", itemKey] + ItemField.header)]
         reads.append(["TIME"])
         reads.append(contentsOf: extraReads)
-        return try await optimistic(watch: [itemKey] + extraWatch, reads: reads, what: "\(ns) key \(key.debugDescription)") {
-            replies throws(CairnError) -> Decision<WriteOutcome> in
-            let current = readValue ? StoredItem(all: replies[0]) : StoredItem(header: replies[0])
-            let now = Store.milliseconds(fromTime: replies[1])
-            let decided = try plan(WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(2))))
-            let updated = max(now, current.updatedMs)
-            let created = current.isLive ? current.createdMs : updated
-            let version = current.version + 1
-            var commands: [RedisCommand]
-            var valueText: String?
-            switch decided.action {
-            case .nothing:
-                return .done(
-                    WriteOutcome(
-                        version: current.liveVersion, createdMs: current.createdMs, updatedMs: current.updatedMs,
-                        valueText: current.valueText, existed: current.isLive, wrote: false, before: current))
-            case .write(let text, let kind, let block):
-                valueText = text
-                commands = Store.writeCommands(
-                    layout: layout, options: options, ns: ns, key: key, version: version, createdMs: created,
-                    updatedMs: updated, valueText: text, kind: kind, block: block, op: decided.op, attribution: attribution)
-            case .delete:
-                commands = Store.deleteCommands(
-                    layout: layout, options: options, ns: ns, key: key, version: version, updatedMs: updated,
-                    kind: current.kind ?? .item, attribution: attribution)
+        return try await optimistic(
+            watch: [itemKey] + extraWatch, reads: reads, what: "\(ns) key \(key.debugDescription)", request: request
+        ) { replies throws(CairnError) -> Decision<R> in
+            switch try Store.decideWrite(
+                replies, ns: ns, key: key, attribution: attribution, readValue: readValue, layout: layout, options: options, plan: plan)
+            {
+            case .done(let outcome): return .done(result(outcome))
+            case .commit(let commands, let outcome): return .commit(commands, result(outcome))
             }
-            commands.append(contentsOf: decided.extraCommands)
-            return .commit(
-                commands,
-                WriteOutcome(
-                    version: version, createdMs: created, updatedMs: updated, valueText: valueText, existed: current.isLive,
-                    wrote: true, before: current))
         }
+    }
+
+    /// The commands and outcome of one item write, from the state read under `WATCH`.
+    static func decideWrite(
+        _ replies: [RedisValue], ns: Namespace, key: String, attribution: Attribution, readValue: Bool, layout: KeyLayout,
+        options: StoreOptions, plan: (WriteContext) throws(CairnError) -> WritePlan
+    ) throws(CairnError) -> Decision<WriteOutcome> {
+        let current = readValue ? StoredItem(all: replies[0]) : StoredItem(header: replies[0])
+        let now = Store.milliseconds(fromTime: replies[1])
+        let decided = try plan(WriteContext(current: current, nowMs: now, extraReplies: Array(replies.dropFirst(2))))
+        let updated = max(now, current.updatedMs)
+        let created = current.isLive ? current.createdMs : updated
+        let version = current.version + 1
+        var commands: [RedisCommand]
+        var valueText: String?
+        switch decided.action {
+        case .nothing:
+            return .done(
+                WriteOutcome(
+                    version: current.liveVersion, createdMs: current.createdMs, updatedMs: current.updatedMs,
+                    valueText: current.valueText, existed: current.isLive, wrote: false, before: current))
+        case .write(let text, let kind, let block):
+            valueText = text
+            commands = Store.writeCommands(
+                layout: layout, options: options, ns: ns, key: key, version: version, createdMs: created,
+                updatedMs: updated, valueText: text, kind: kind, block: block, op: decided.op, attribution: attribution)
+        case .delete:
+            commands = Store.deleteCommands(
+                layout: layout, options: options, ns: ns, key: key, version: version, updatedMs: updated,
+                kind: current.kind ?? .item, attribution: attribution)
+        }
+        commands.append(contentsOf: decided.extraCommands)
+        return .commit(
+            commands,
+            WriteOutcome(
+                version: version, createdMs: created, updatedMs: updated, valueText: valueText, existed: current.isLive,
+                wrote: true, before: current))
     }
 
     /// Sleeps a random time that grows with `attempt` (full jitter, capped at about 20 ms).

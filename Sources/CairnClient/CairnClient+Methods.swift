@@ -31,6 +31,7 @@ extension CairnClient {
     @discardableResult
     public func auth(token: String) async throws(CairnError) -> SessionInfo {
         let r = try await call("auth", ["token": .string(token)])
+        self.token.withLock { $0 = token }
         return SessionInfo(
             principal: r["principal"]?.stringValue ?? "", tenant: r["tenant"]?.stringValue,
             grants: r["grants"]?.arrayValue?.compactMap(\.stringValue) ?? [], task: r["scope"]?["task"]?.stringValue,

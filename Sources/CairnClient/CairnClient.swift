@@ -10,16 +10,36 @@ import Synchronization
 /// as they come and matched to their responses by id (pipelining), and the server answers them
 /// in order. Failures are `CairnError`s: the server's (`reason` as in the protocol) or
 /// `connection_failed` when the connection could not be made or broke.
+///
+/// When the connection breaks, a read or a write (which carries a request id) in flight is sent
+/// again on a new connection, authenticated with the same token (see `RetryPolicy`).
+/// Notifications and subscriptions belong to the first connection: `notifications` ends when it
+/// closes, and a new connection's notifications are not delivered.
 public final class CairnClient: Sendable {
     /// The server's `hello` notification.
     public let hello: JSONValue
     /// Server notifications other than `hello` (`event`, `events`, `resync`, …), in arrival order.
     public let notifications: AsyncStream<JSONValue>
-    let channel: any Channel
+    private let current: Mutex<any Channel>
+    /// The connection requests are sent on now.
+    var channel: any Channel { current.withLock { $0 } }
     private let ids = Atomic<Int>(0)
+    private let address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup)
+    private let continuation: AsyncStream<JSONValue>.Continuation
+    /// The token of the last `auth`, used again on a new connection.
+    let token = Mutex<String?>(nil)
+    /// How `call` retries writes and reads after 5003/5004.
+    public let retryPolicy: RetryPolicy
 
-    private init(channel: any Channel, hello: JSONValue, notifications: AsyncStream<JSONValue>) {
-        self.channel = channel
+    private init(
+        channel: any Channel, hello: JSONValue, notifications: AsyncStream<JSONValue>, retryPolicy: RetryPolicy,
+        address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup),
+        continuation: AsyncStream<JSONValue>.Continuation
+    ) {
+        current = Mutex(channel)
+        self.address = address
+        self.continuation = continuation
+        self.retryPolicy = retryPolicy
         self.hello = hello
         self.notifications = notifications
     }
@@ -27,14 +47,36 @@ public final class CairnClient: Sendable {
     /// Connects to `host:port`, waits for `hello` and, with a token, authenticates.
     public static func connect(
         host: String = "127.0.0.1", port: Int = ProtocolInfo.defaultPort, token: String? = nil,
-        connectTimeout: Duration = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        connectTimeout: Duration = .seconds(5), retryPolicy: RetryPolicy = RetryPolicy(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(CairnError) -> CairnClient {
         // Bounded: a reader that falls 100,000 notifications behind loses the connection (the
         // server would drop its subscriptions with a resync long before that).
         let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
-        let channel: any Channel
+        let channel = try await open(host: host, port: port, connectTimeout: connectTimeout, group: group, continuation: continuation)
+        // A server that accepts but never greets must not hang the caller: close after the timeout.
+        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)) {
+            channel.close(promise: nil)
+        }
+        var iterator = stream.makeAsyncIterator()
+        let first = await iterator.next()
+        watchdog.cancel()
+        guard let hello = first, hello["method"]?.stringValue == "hello" else {
+            channel.close(promise: nil)
+            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello within \(connectTimeout): is it a cairnd?")
+        }
+        let client = CairnClient(
+            channel: channel, hello: hello["params"] ?? .null, notifications: stream, retryPolicy: retryPolicy,
+            address: (host, port, connectTimeout, group), continuation: continuation)
+        if let token { _ = try await client.auth(token: token) }
+        return client
+    }
+
+    private static func open(
+        host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup, continuation: AsyncStream<JSONValue>.Continuation
+    ) async throws(CairnError) -> any Channel {
         do {
-            channel = try await ClientBootstrap(group: group)
+            return try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
                 .channelInitializer { channel in
@@ -47,26 +89,35 @@ public final class CairnClient: Sendable {
         } catch {
             throw CairnError(.connectionFailed, "cannot connect to cairnd at \(host):\(port): \(error)")
         }
-        // A server that accepts but never greets must not hang the caller: close after the timeout.
-        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)) {
-            channel.close(promise: nil)
+    }
+
+    /// Replaces the broken connection `old` with a new one, authenticated with the last token
+    /// (another caller may have done it already: then that one is used).
+    func reconnect(replacing old: any Channel) async throws(CairnError) {
+        if current.withLock({ $0 !== old && $0.isActive }) { return }
+        let fresh = try await CairnClient.open(
+            host: address.host, port: address.port, connectTimeout: address.connectTimeout, group: address.group, continuation: continuation)
+        if let token = token.withLock({ $0 }) {
+            let response = try await rawCall("auth", ["token": .string(token)], on: fresh)
+            if let error = response["error"] {
+                fresh.close(promise: nil)
+                throw RPCCoding.decodeError(error)
+            }
         }
-        var iterator = stream.makeAsyncIterator()
-        let first = await iterator.next()
-        watchdog.cancel()
-        guard let hello = first, hello["method"]?.stringValue == "hello" else {
-            channel.close(promise: nil)
-            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello within \(connectTimeout): is it a cairnd?")
+        let kept = current.withLock { channel -> Bool in
+            guard channel === old || !channel.isActive else { return false }
+            channel = fresh
+            return true
         }
-        let client = CairnClient(channel: channel, hello: hello["params"] ?? .null, notifications: stream)
-        if let token { _ = try await client.auth(token: token) }
-        return client
+        if kept { old.close(promise: nil) } else { fresh.close(promise: nil) }
     }
 
     /// Connects to `cairn://host:port` (or `host:port`).
-    public static func connect(url: String, token: String? = nil) async throws(CairnError) -> CairnClient {
+    public static func connect(
+        url: String, token: String? = nil, retryPolicy: RetryPolicy = RetryPolicy()
+    ) async throws(CairnError) -> CairnClient {
         let (host, port) = try parse(url: url)
-        return try await connect(host: host, port: port, token: token)
+        return try await connect(host: host, port: port, token: token, retryPolicy: retryPolicy)
     }
 
     public static func parse(url: String) throws(CairnError) -> (host: String, port: Int) {
@@ -97,15 +148,38 @@ public final class CairnClient: Sendable {
         try? await channel.close()
     }
 
-    /// Sends one request and returns its `result` (throws its `error`).
+    /// Sends one request and returns its `result` (throws its `error`). A write gets a
+    /// `request_id` and, like a read, is sent again after 5003/5004 (see `RetryPolicy`).
+    @discardableResult
     public func call(_ method: String, _ params: JSONValue = [:]) async throws(CairnError) -> JSONValue {
-        let response = try await rawCall(method, params)
-        if let error = response["error"] { throw RPCCoding.decodeError(error) }
-        return response["result"] ?? .null
+        let params = CairnClient.withRequestID(method, params)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let used = channel
+            let error: CairnError
+            do {
+                let response = try await rawCall(method, params, on: used)
+                guard let failure = response["error"] else { return response["result"] ?? .null }
+                error = RPCCoding.decodeError(failure)
+            } catch let lost where lost.reason == .connectionFailed && attempt < retryPolicy.maxAttempts
+                && CairnClient.survivesReconnect(method)
+            {
+                try? await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt, retryAfterMs: nil))
+                try await reconnect(replacing: used)
+                continue
+            }
+            guard attempt < retryPolicy.maxAttempts, CairnClient.isRetryable(method, error) else { throw error }
+            try? await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt, retryAfterMs: error.data["retry_after_ms"]?.intValue))
+        }
     }
 
     /// Sends one request and returns the whole response object.
     public func rawCall(_ method: String, _ params: JSONValue = [:]) async throws(CairnError) -> JSONValue {
+        try await rawCall(method, params, on: channel)
+    }
+
+    private func rawCall(_ method: String, _ params: JSONValue, on channel: any Channel) async throws(CairnError) -> JSONValue {
         let id = ids.add(1, ordering: .relaxed).newValue
         var bytes: [UInt8] = []
         RPCCoding.request(id: id, method: method, params: params, into: &bytes)

@@ -33,6 +33,8 @@ public struct CairnError: Error, Sendable, Hashable, CustomStringConvertible {
         case versionUnavailable = "version_unavailable"
         case tooMany = "too_many"
         case unavailable
+        /// A write was sent to Redis and no answer came back: it may or may not have been applied.
+        case outcomeUnknown = "outcome_unknown"
         /// Client side only, never sent by a server: the connection to the server could not be
         /// made or broke before the answer came.
         case connectionFailed = "connection_failed"
@@ -59,6 +61,7 @@ public struct CairnError: Error, Sendable, Hashable, CustomStringConvertible {
             case .versionUnavailable: 4015
             case .tooMany: 4029
             case .unavailable: 5003
+            case .outcomeUnknown: 5004
             case .connectionFailed: -32000
             }
         }
@@ -95,6 +98,14 @@ extension CairnError {
             .versionConflict,
             "version conflict: \(what) but the current version is \(current); re-read and retry",
             data: ["current_version": .int(current)])
+    }
+
+    /// 5004: the write may or may not have been applied; `what` says what broke.
+    public static func outcomeUnknown(_ what: String) -> CairnError {
+        CairnError(
+            .outcomeUnknown,
+            "\(what); the write may or may not have been applied: re-read before writing again, or replay it with the same request_id",
+            data: ["retry_after_ms": .int(500)])
     }
 
     public static func unavailable(_ message: String, retryAfterMs: Int = 100) -> CairnError {

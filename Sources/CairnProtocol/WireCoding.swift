@@ -3,6 +3,14 @@ import OrderedCollections
 
 /// How the store's values look on the wire, and back.
 public enum Wire {
+    /// A write's result, with `"replayed": true` added when it answers an earlier request with
+    /// the same `request_id`.
+    public static func replayed(_ result: JSONValue, _ replayed: Bool) -> JSONValue {
+        guard replayed, case .object(var o) = result else { return result }
+        o["replayed"] = true
+        return .object(o)
+    }
+
     public static func namespace(_ ns: Namespace) -> JSONValue {
         var o: OrderedDictionary<String, JSONValue> = ["tenant": .string(ns.tenant)]
         if let task = ns.task { o["task"] = .string(task) }

@@ -70,6 +70,9 @@ public final class RedisAsyncClient: Sendable {
                 let result = try await body(lent.connection)
                 connections.release(lent, reusable: true)
                 return result
+            } catch let error as RedisError where error.kind == .outcomeUnknown {
+                connections.release(lent, reusable: false)
+                throw error  // never run again: the write may have landed
             } catch let error as RedisError where error.kind == .connection {
                 connections.release(lent, reusable: false)
                 let stale = lent.reused && lent.connection.events.answers == answersBefore && !lent.connection.events.didTimeOut

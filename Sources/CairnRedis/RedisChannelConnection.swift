@@ -59,14 +59,20 @@ public final class RedisChannelConnection: Sendable {
 
     /// Writes every command, then waits for every reply (error replies are returned, not thrown).
     public func pipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisValue] {
+        try await pipeline(commands, writes: false)
+    }
+
+    /// `writes`: the commands may change data, so a connection that breaks after they were
+    /// handed to the socket fails them with `.outcomeUnknown`; before that, `.connection`.
+    private func pipeline(_ commands: [RedisCommand], writes: Bool) async throws(RedisError) -> [RedisValue] {
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
-        write(commands, promise)
+        write(commands, promise, writes: writes)
         do {
             return try await promise.futureResult.valueOnCaller()
         } catch let error as RedisError {
             throw error
         } catch {
-            throw RedisError(.connection, "lost the connection to Redis: \(error)")
+            throw RedisError(writes ? .outcomeUnknown : .connection, "lost the connection to Redis: \(error)")
         }
     }
 
@@ -82,8 +88,10 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
+    /// Throws `.connection` when nothing was sent, `.outcomeUnknown` when the connection broke
+    /// after the transaction was handed to the socket.
     public func transaction(_ commands: [RedisCommand]) async throws(RedisError) -> TransactionOutcome {
-        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands)))
+        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands), writes: true))
     }
 
     public func close() {
@@ -91,9 +99,9 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// Hands the request to the channel on its loop; a closed channel fails it at once.
-    private func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?) {
+    private func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
         let channel = self.channel
-        let request = RedisRequest(commands: commands, promise: promise)
+        let request = RedisRequest(commands: commands, promise: promise, writes: writes)
         if channel.eventLoop.inEventLoop {
             RedisChannelConnection.write(request, to: channel)
         } else {

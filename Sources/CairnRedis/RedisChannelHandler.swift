@@ -7,6 +7,9 @@ import Synchronization
 struct RedisRequest {
     var commands: [RedisCommand]
     var promise: EventLoopPromise<[RedisValue]>?
+    /// Whether the commands may write: once they are handed to the socket, a broken connection
+    /// fails them with `.outcomeUnknown` instead of `.connection`.
+    var writes = false
 }
 
 /// The Redis protocol on a NIO channel: encodes each `RedisRequest` into RESP, parses the reply
@@ -21,6 +24,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     private struct Waiting {
         var expected: Int
+        var writes: Bool
         var replies: [RedisValue]
         var promise: EventLoopPromise<[RedisValue]>?
         var deadline: NIODeadline
@@ -52,7 +56,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: ByteBuffer.estimatedRESPSize(request.commands))
         for command in request.commands { buffer.writeRESP(command) }
-        waiting.append(Waiting(expected: request.commands.count, replies: [], promise: request.promise, deadline: .now() + timeout))
+        waiting.append(Waiting(expected: request.commands.count, writes: request.writes, replies: [], promise: request.promise, deadline: .now() + timeout))
         waiting[waiting.count - 1].replies.reserveCapacity(request.commands.count)
         armTimer(context)
         context.write(wrapOutboundOut(buffer), promise: promise)
@@ -114,7 +118,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         timer = nil
         let failed = waiting
         waiting.removeAll()
-        for entry in failed { entry.promise?.fail(failure ?? error) }
+        let cause = failure ?? error
+        for entry in failed {
+            // Written, unanswered: a write among them may have run.
+            entry.promise?.fail(entry.writes ? RedisError(.outcomeUnknown, cause.message + "; the write was sent, its outcome is unknown") : cause)
+        }
     }
 
     /// One timer per connection, due when the oldest request is.

@@ -2,8 +2,13 @@
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// Redis could not be reached, or the connection broke (I/O error, timeout, Redis
-        /// restarted). Whether a command sent on it ran is unknown. The connection is replaced.
+        /// restarted) while nothing that writes was outstanding on it: no write was sent, or the
+        /// commands were reads. The connection is replaced.
         case connection
+        /// Commands that write (a `MULTI`…`EXEC`) were handed to the socket, and the
+        /// connection broke or timed out before their replies came: Redis may or may not have
+        /// run them. The connection is replaced.
+        case outcomeUnknown
         /// Redis answered with an error reply.
         case server
         /// The configuration (URL, pool size) is not usable.

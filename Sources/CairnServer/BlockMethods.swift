@@ -18,10 +18,11 @@ enum BlockMethods {
             properties.metadata = try params.optionalValue("metadata")
             let agents = try params.stringArray("agents") ?? []
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             try session.caller.authorize(ns, anyOf: [.write])
             let block = try await session.context.store.createBlock(
-                ns, label: label, BlockDraft(value: value, properties: properties), agents: agents, by: attribution)
-            return Wire.item(block)
+                ns, label: label, BlockDraft(value: value, properties: properties), agents: agents, by: attribution, request: request)
+            return Wire.replayed(Wire.item(block.result), block.replayed)
         }
 
         table.add("block.get", params: ["ns", "label", "version"], readOnly: true) { session, params throws(CairnError) in
@@ -44,11 +45,12 @@ enum BlockMethods {
                 metadata: try params.optionalValue("metadata"))
             let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.write])
             let version = try await session.context.store.updateBlock(
-                ns, label: label, changes, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin))
-            return ["version": .int(version)]
+                ns, label: label, changes, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin), request: request)
+            return Wire.replayed(["version": .int(version.result)], version.replayed)
         }
 
         table.add(
@@ -61,11 +63,12 @@ enum BlockMethods {
             let line = try params.int("line", default: -1)
             try BlockText.checkLine(line)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.append, .write])
             let r = try await session.context.store.insertIntoBlock(
-                ns, label: label, text: text, line: line, by: attribution, admin: caller.grants.contains(.admin))
-            return ["version": .int(r.version), "value": .string(r.value)]
+                ns, label: label, text: text, line: line, by: attribution, admin: caller.grants.contains(.admin), request: request)
+            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
         }
 
         table.add(
@@ -79,11 +82,12 @@ enum BlockMethods {
             let new = try params.optionalString("new") ?? ""
             if try !params.isPresent("new") { throw CairnError.invalidParams("new", "new is required (\"\" deletes the text)") }
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.write])
             let r = try await session.context.store.replaceInBlock(
-                ns, label: label, old: old, new: new, by: attribution, admin: caller.grants.contains(.admin))
-            return ["version": .int(r.version), "value": .string(r.value)]
+                ns, label: label, old: old, new: new, by: attribution, admin: caller.grants.contains(.admin), request: request)
+            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
         }
 
         table.add(
@@ -95,11 +99,13 @@ enum BlockMethods {
             let value = try params.string("value")
             let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             let caller = try session.caller
             try caller.authorize(ns, anyOf: [.write])
             let version = try await session.context.store.rethinkBlock(
-                ns, label: label, value: value, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin))
-            return ["version": .int(version)]
+                ns, label: label, value: value, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin),
+                request: request)
+            return Wire.replayed(["version": .int(version.result)], version.replayed)
         }
 
         table.add(
@@ -110,9 +116,10 @@ enum BlockMethods {
             let label = try params.key("label")
             let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             try session.caller.authorize(ns, anyOf: [.write])
-            let r = try await session.context.store.deleteBlock(ns, label: label, ifVersion: ifVersion, by: attribution)
-            return ["version": .int(r.version), "existed": .bool(r.existed)]
+            let r = try await session.context.store.deleteBlock(ns, label: label, ifVersion: ifVersion, by: attribution, request: request)
+            return Wire.replayed(["version": .int(r.result.version), "existed": .bool(r.result.existed)], r.replayed)
         }
 
         table.add(
@@ -134,15 +141,15 @@ enum BlockMethods {
                 let label = try params.key("label")
                 let agent = try params.key("agent")
                 let reason = try params.optionalString("reason")
+                let request = try session.requestID(params)
                 let caller = try session.caller
                 try caller.authorize(ns, anyOf: [.write])
                 let who = Attribution(principal: caller.principal, reason: reason)
-                if attach {
-                    try await session.context.store.attach(ns, label: label, agent: agent, by: who)
-                } else {
-                    try await session.context.store.detach(ns, label: label, agent: agent, by: who)
-                }
-                return [:]
+                let done =
+                    attach
+                    ? try await session.context.store.attach(ns, label: label, agent: agent, by: who, request: request)
+                    : try await session.context.store.detach(ns, label: label, agent: agent, by: who, request: request)
+                return Wire.replayed([:], done.replayed)
             }
         }
 

@@ -13,9 +13,13 @@ enum ItemMethods {
             let value = try params.value("value")
             let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             try session.caller.authorize(ns, anyOf: ifVersion == 0 ? [.append, .write] : [.write])
-            let r = try await session.context.store.put(ns, key: key, value: value, ifVersion: ifVersion, by: attribution)
-            return ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)]
+            let recorded = try await session.context.store.put(ns, key: key, value: value, ifVersion: ifVersion, by: attribution, request: request)
+            let r = recorded.result
+            return Wire.replayed(
+                ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)],
+                recorded.replayed)
         }
 
         table.add("get", params: ["ns", "key", "version"], readOnly: true) { session, params throws(CairnError) in
@@ -34,9 +38,10 @@ enum ItemMethods {
             let key = try params.key("key")
             let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
             let attribution = try session.attribution(params)
+            let request = try session.requestID(params)
             try session.caller.authorize(ns, anyOf: [.write])
-            let r = try await session.context.store.delete(ns, key: key, ifVersion: ifVersion, by: attribution)
-            return ["version": .int(r.version), "existed": .bool(r.existed)]
+            let recorded = try await session.context.store.delete(ns, key: key, ifVersion: ifVersion, by: attribution, request: request)
+            return Wire.replayed(["version": .int(recorded.result.version), "existed": .bool(recorded.result.existed)], recorded.replayed)
         }
 
         table.add(

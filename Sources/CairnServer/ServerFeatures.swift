@@ -4,7 +4,7 @@
 /// under the condition that makes it work (a TLS listener, a cluster, vector sets in Redis).
 enum ServerFeatures {
     static func announced(by context: ServerContext) -> [String] {
-        let names: [String] = []
-        return names
+        // Every write method takes `request_id` and replays it (see `StoreRequests`).
+        ["request_id"]
     }
 }

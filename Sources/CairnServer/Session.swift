@@ -67,6 +67,7 @@ final class Session {
             // With auth none there is no deadline.
             "auth_timeout_ms": context.configuration.auth == .required ? .int(context.configuration.authTimeoutMilliseconds) : .null,
             "features": .array(ServerFeatures.announced(by: context).map(JSONValue.string)),
+            "request_id_retention_ms": .int(context.store.options.requestIDRetentionMs),
         ]
         RPCCoding.notification(method: "hello", params, into: &out)
         out.append(UInt8(ascii: "\n"))
@@ -152,7 +153,7 @@ final class Session {
             switch error.reason {
             case .internalError:
                 logger.error("internal error in \(request.method) (request id \(request.id?.description ?? "none")): \(error.message)")
-            case .unavailable:
+            case .unavailable, .outcomeUnknown:
                 context.metrics.redisErrors.increment()
                 logger.warning("\(request.method) failed: \(error.message)")
             default: break
@@ -187,6 +188,11 @@ final class Session {
     }
 
     /// The attribution of a write: the principal is always the identity's, never the request's.
+    /// A write's `request_id` (null = absent), checked.
+    func requestID(_ params: Params) throws(CairnError) -> RequestID? {
+        try params.optionalString("request_id").map { text throws(CairnError) in try RequestID(text) }
+    }
+
     func attribution(_ params: Params) throws(CairnError) -> Attribution {
         let agent = try params.optionalKey("agent")
         let reason = try params.optionalString("reason")

@@ -17,7 +17,7 @@ enum ExitStatus {
         switch reason {
         case .notFound: notFound
         case .versionConflict, .labelTaken: conflict
-        case .connectionFailed, .unavailable: unreachable
+        case .connectionFailed, .unavailable, .outcomeUnknown: unreachable
         case .unauthenticated, .forbidden: denied
         default: failure
         }

@@ -53,6 +53,9 @@ struct Options: ParsableArguments {
     @Option(help: "Entries kept in each tenant's change stream. Env CAIRN_STREAM_LENGTH. Default 100000.")
     var streamLength: Int?
 
+    @Option(help: "How long a write's request_id is remembered (replays answer the first result), in ms. Env CAIRN_REQUEST_ID_RETENTION_MS. Default 86400000 (24 h).")
+    var requestIdRetentionMs: Int?
+
     @Option(help: "Prefix of every Redis key. Env CAIRN_KEY_PREFIX. Default cairn.")
     var keyPrefix: String?
 
@@ -139,7 +142,8 @@ struct Settings {
             keyPrefix: o.keyPrefix ?? env("CAIRN_KEY_PREFIX") ?? "cairn",
             historyLimit: try int(o.historyLimit, "CAIRN_HISTORY_LIMIT", 100),
             streamLength: try int(o.streamLength, "CAIRN_STREAM_LENGTH", 100_000),
-            maxValueBytes: try int(o.maxValueBytes, "CAIRN_MAX_VALUE_BYTES", 256 * 1024, min: 16))
+            maxValueBytes: try int(o.maxValueBytes, "CAIRN_MAX_VALUE_BYTES", 256 * 1024, min: 16),
+            requestIDRetentionMs: try int(o.requestIdRetentionMs, "CAIRN_REQUEST_ID_RETENTION_MS", 86_400_000, min: 1000))
         if storeOptions.keyPrefix.isEmpty || storeOptions.keyPrefix.contains("{") || storeOptions.keyPrefix.contains("}") {
             throw ValidationError("the key prefix must be non-empty and hold no braces")
         }
@@ -183,7 +187,7 @@ struct Settings {
             "max_subscriptions=\(maxSubscriptions)", "max_buffered_events=\(maxBufferedEvents)",
             "max_pending_output_bytes=\(maxPendingOutputBytes)",
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
-            "key_prefix=\(storeOptions.keyPrefix)",
+            "key_prefix=\(storeOptions.keyPrefix)", "request_id_retention_ms=\(storeOptions.requestIDRetentionMs)",
         ].joined(separator: " ")
     }
 }

@@ -19,8 +19,10 @@ import Testing
         let t = uniqueTenant()
         let ns = try Namespace(tenant: t)
         let token = try await server.token(tenant: t, grants: ["read", "write"])
-        let client = try await server.client(token: token)
-        let admin = try await server.client(admin: true)
+        // No client-side retries: this is about how promptly the server answers.
+        let once = RetryPolicy(maxAttempts: 1)
+        let client = try await CairnClient.connect(port: server.port, token: token, retryPolicy: once)
+        let admin = try await CairnClient.connect(port: server.port, token: server.adminToken, retryPolicy: once)
         try await client.put(ns, key: "k", value: 1)
 
         redis!.stop(save: true)

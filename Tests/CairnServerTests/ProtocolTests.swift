@@ -34,7 +34,7 @@ import Testing
         #expect(hello["params"]?["version"]?.stringValue != nil)
         #expect(hello["params"]?["auth_timeout_ms"] == .int(server.server.configuration.authTimeoutMilliseconds))
         #expect(ServerConfiguration().authTimeoutMilliseconds == 10_000)  // the default (TestServer sets a longer one)
-        #expect(hello["params"]?["features"]?.arrayValue != nil)
+        #expect(hello["params"]?["features"]?.arrayValue?.contains("request_id") == true)
         await raw.close()
         await server.stop()
     }

@@ -13,6 +13,9 @@ class Proxy:
     - ``break_all()`` closes every open connection (the client sees the connection break).
     - ``drop_on(marker)``: the next request line containing ``marker`` is not forwarded;
       instead that connection is closed (a request lost in flight).
+    - ``cut_after(marker)``: the next request line containing ``marker`` is forwarded, then the
+      client's connection is closed before the answer comes (the server still answers into the
+      proxy, which drops it): a request that was applied, its answer lost.
     - ``hold_responses(until_requests=n)``: nothing from the server is forwarded until ``n``
       more request lines have arrived from the client (``release()`` ends it at once).
     """
@@ -28,6 +31,9 @@ class Proxy:
         self._lock = threading.Condition()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._drop_marker: bytes | None = None
+        self._cut_marker: bytes | None = None
+        self._cut: set[int] = set()
+        self.cuts = 0
         self.requests = 0
         self._release_at: int | None = None
         self._gate = threading.Event()
@@ -69,6 +75,11 @@ class Proxy:
                     line, buffer = buffer.split(b"\n", 1)
                     with self._lock:
                         marker = self._drop_marker
+                        cut = self._cut_marker is not None and self._cut_marker in line
+                        if cut:
+                            self._cut_marker = None
+                            self._cut.add(id(s))
+                            self.cuts += 1
                         if marker is not None and marker in line:
                             self._drop_marker = None
                             drop = True
@@ -83,6 +94,13 @@ class Proxy:
                         self._close_pair(c, s)
                         return
                     s.sendall(line + b"\n")
+                    if cut:
+                        # The server has the request; the client loses the answer.
+                        try:
+                            c.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                        return
         except OSError:
             pass
         self._close_pair(c, s)
@@ -94,6 +112,10 @@ class Proxy:
                 if not chunk:
                     break
                 self._gate.wait()
+                with self._lock:
+                    cut = id(s) in self._cut
+                if cut:
+                    break  # the answer to the cut request: dropped
                 c.sendall(chunk)
         except OSError:
             pass
@@ -118,6 +140,10 @@ class Proxy:
             pairs = list(self._pairs)
         for c, s in pairs:
             self._close_pair(c, s)
+
+    def cut_after(self, marker: bytes) -> None:
+        with self._lock:
+            self._cut_marker = marker
 
     def drop_on(self, marker: bytes) -> None:
         with self._lock:

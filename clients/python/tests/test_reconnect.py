@@ -1,4 +1,5 @@
-"""Broken connections: reads are sent again on a new connection, writes in flight are not."""
+"""Broken connections: reads are sent again on a new connection, and so are writes, with the
+same request id, so that each takes effect once."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_read_in_flight_is_retried_on_a_new_connection(proxy, token, tenant) -> 
         assert c.identity is not None and c.identity.tenant == tenant  # authenticated again
 
 
-def test_write_in_flight_raises_connection_lost(proxy, token, tenant) -> None:
-    with cairn.Client(proxy.url, token=token) as c:
+def test_write_in_flight_without_retries_raises_connection_lost(proxy, token, tenant) -> None:
+    with cairn.Client(proxy.url, token=token, max_attempts=1) as c:
         ns = Namespace(tenant)
         proxy.drop_on(b'"method":"put"')
         with pytest.raises(cairn.ConnectionLost):
@@ -40,6 +41,37 @@ def test_write_in_flight_raises_connection_lost(proxy, token, tenant) -> None:
         # It may or may not have been applied in general; here the proxy never forwarded it.
         assert c.get(ns, "k") is None
         assert c.put(ns, "k", {"v": 2}).version == 1  # and the client works again
+
+
+def test_write_whose_answer_is_lost_is_applied_once(proxy, token, tenant) -> None:
+    with cairn.Client(proxy.url, token=token) as c:
+        ns = Namespace(tenant)
+        c.block_create(ns, "notes", value="start")
+        proxy.cut_after(b'"method":"block.insert"')
+        result = c.block_insert(ns, "notes", "finding")
+        assert proxy.cuts == 1 and c.aclient.connections_opened == 2
+        assert result.version == 2
+        block = c.block_get(ns, "notes")
+        assert block.value == "start\nfinding" and block.version == 2  # the line once, not twice
+
+        proxy.cut_after(b'"method":"put"')
+        assert c.put(ns, "k", 1).version == 1
+        assert [e.version for e in c.history(ns, "k")] == [1]
+
+
+def test_a_caller_given_request_id_replays(server, token, tenant) -> None:
+    with cairn.Client(server.url, token=token) as c:
+        ns = {"tenant": tenant}
+        first = c.call("put", {"ns": ns, "key": "k", "value": 1, "request_id": "mine-1"})
+        again = c.call("put", {"ns": ns, "key": "k", "value": 1, "request_id": "mine-1"})
+        assert "replayed" not in first and again == {**first, "replayed": True}
+        with pytest.raises(cairn.InvalidParams) as reused:
+            c.call("put", {"ns": ns, "key": "other", "value": 1, "request_id": "mine-1"})
+        assert reused.value.data.get("reason_detail") == "reused"
+        # The keyword on the write methods does the same.
+        assert c.put(ns, "k2", 1, request_id="mine-2").version == 1
+        assert c.put(ns, "k2", 1, request_id="mine-2").version == 1
+        assert [e.version for e in c.history(ns, "k2")] == [1]
 
 
 def test_idle_break_is_repaired_by_the_next_call(proxy, token, tenant) -> None:

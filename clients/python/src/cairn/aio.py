@@ -24,6 +24,7 @@ import os
 import random
 import ssl as _ssl
 import time
+import uuid
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
@@ -33,8 +34,10 @@ from .errors import (
     ConnectionFailed,
     ConnectionLost,
     LineTooLong,
+    OutcomeUnknown,
     Timeout,
     Unauthenticated,
+    Unavailable,
     error_from_wire,
 )
 from .types import (
@@ -81,6 +84,24 @@ IDEMPOTENT_METHODS = frozenset(
         "agent.blocks",
         "agent.context",
         "token.list",
+    }
+)
+
+
+# Methods that write: each request gets a ``request_id`` (a fresh UUID unless the caller gave
+# one), so that sending it again after 5003, 5004 or a lost connection applies it once.
+WRITE_METHODS = frozenset(
+    {
+        "put",
+        "delete",
+        "block.create",
+        "block.update",
+        "block.insert",
+        "block.replace",
+        "block.rethink",
+        "block.delete",
+        "block.attach",
+        "block.detach",
     }
 )
 
@@ -335,6 +356,20 @@ class _Connection:
             pass
 
 
+def new_request_id() -> str:
+    """A fresh request id: a random UUID (36 bytes of ASCII)."""
+    return str(uuid.uuid4())
+
+
+def retry_delay(attempt: int, retry_after_ms: int | None, deadline: float) -> float:
+    """Full-jitter exponential back-off (50 ms doubling, capped at 2 s), at least the server's
+    ``retry_after_ms``, never past ``deadline``."""
+    delay = random.uniform(0, min(2.0, 0.05 * 2 ** (attempt - 1)))
+    if retry_after_ms is not None:
+        delay = max(delay, retry_after_ms / 1000)
+    return max(0.0, min(delay, deadline - time.monotonic()))
+
+
 class AsyncClient:
     """An asyncio client of ``cairnd``.
 
@@ -346,8 +381,15 @@ class AsyncClient:
     the same token, resubscribing every open subscription from its cursor). A read that was in
     flight is sent again (``get``, ``search``, ``list_namespaces``, ``history``, ``log``,
     ``block.get``, ``block.list``, ``block.agents``, ``agent.blocks``, ``agent.context``,
-    ``token.list``, ``ping``), for at most ``retry_timeout`` seconds; a write that was in flight
-    raises :class:`~cairn.errors.ConnectionLost` (it may or may not have been applied).
+    ``token.list``, ``ping``), for at most ``retry_timeout`` seconds.
+
+    Writes carry a ``request_id`` (a fresh UUID unless the call gives ``request_id=``): after a
+    lost connection, :class:`~cairn.errors.Unavailable` (5003) or
+    :class:`~cairn.errors.OutcomeUnknown` (5004) the write is sent again with the same id, so it
+    takes effect exactly once (the server answers a replay with the first result). Reads retry
+    after 5003 too. At most ``max_attempts`` sends in all, within ``retry_timeout`` seconds,
+    with jittered exponential back-off (at least the server's ``retry_after_ms``); then the
+    last error is raised. ``max_attempts=1`` turns retrying off.
     """
 
     def __init__(
@@ -358,6 +400,7 @@ class AsyncClient:
         timeout: float | None = 30.0,
         connect_timeout: float = 10.0,
         retry_timeout: float = 30.0,
+        max_attempts: int = 6,
         reconnect: bool = True,
         max_line_bytes: int = 64 * 1024 * 1024,
         max_queued_events: int = 10_000,
@@ -372,6 +415,9 @@ class AsyncClient:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retry_timeout = retry_timeout
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
         self.reconnect = reconnect
         if max_line_bytes < 1024:
             raise ValueError("max_line_bytes must be at least 1024")
@@ -543,22 +589,34 @@ class AsyncClient:
     async def call(self, method: str, params: dict[str, Any] | None = None, *, idempotent: bool | None = None) -> Any:
         """Sends any method with any params and answers its ``result`` (or raises its error).
 
-        ``idempotent`` (default: whether ``method`` is a known read) allows the request to be
-        sent again on a new connection when the connection broke before the answer came.
+        ``idempotent`` (default: whether ``method`` is a known read, or a write, which gets a
+        ``request_id``) allows the request to be sent again (see the class's notes on retries).
         """
-        retry = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
+        if method in WRITE_METHODS:
+            params = dict(params or {})
+            if params.get("request_id") is None:
+                params["request_id"] = new_request_id()
+        retry = (method in IDEMPOTENT_METHODS or method in WRITE_METHODS) if idempotent is None else idempotent
         deadline = time.monotonic() + self.retry_timeout
         attempt = 0
         while True:
-            conn = await self._connected()
-            future = conn.send(method, params)
+            attempt += 1
             try:
+                conn = await self._connected()
+                future = conn.send(method, params)
                 return await self._await(conn, future)
-            except ConnectionLost:
-                attempt += 1
-                if not retry or not self.reconnect or self._closed or time.monotonic() >= deadline:
+            except (ConnectionLost, Unavailable, OutcomeUnknown) as error:
+                # A lost connection reconnects (if allowed) on the next round.
+                lost = isinstance(error, ConnectionLost)
+                if (
+                    not retry
+                    or (lost and not self.reconnect)
+                    or self._closed
+                    or attempt >= self.max_attempts
+                    or time.monotonic() >= deadline
+                ):
                     raise
-                await asyncio.sleep(min(0.5, 0.01 * 2**attempt))
+                await asyncio.sleep(retry_delay(attempt, getattr(error, "retry_after_ms", None), deadline))
 
     def pipeline(self) -> AsyncPipeline:
         """Queues calls and sends them together: ``results = await p.get(...).put(...).execute()``."""
@@ -612,9 +670,17 @@ class AsyncClient:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> PutResult:
         """Writes ``value`` (any JSON but None). ``if_version``: 0 = only if absent, n = only if at n."""
-        params = _drop_none(ns=ns_json(ns), key=key, if_version=if_version, reason=reason, agent=agent)
+        params = _drop_none(
+            request_id=request_id,
+            ns=ns_json(ns),
+            key=key,
+            if_version=if_version,
+            reason=reason,
+            agent=agent,
+        )
         params["value"] = value
         r = await self.call("put", params)
         return PutResult(version=r["version"], created_at=parse_time(r["created_at"]), updated_at=parse_time(r["updated_at"]))
@@ -632,8 +698,19 @@ class AsyncClient:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> DeleteResult:
-        r = await self.call("delete", _drop_none(ns=ns_json(ns), key=key, if_version=if_version, reason=reason, agent=agent))
+        r = await self.call(
+            "delete",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                key=key,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+            ),
+        )
         return DeleteResult(version=r["version"], existed=bool(r["existed"]))
 
     async def search(
@@ -704,10 +781,12 @@ class AsyncClient:
         agents: Sequence[str] | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> Block:
         r = await self.call(
             "block.create",
             _drop_none(
+                request_id=request_id,
                 ns=ns_json(ns),
                 label=label,
                 value=value,
@@ -739,11 +818,13 @@ class AsyncClient:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> int:
         """Changes the text and/or properties in one version; answers the (new) version."""
         r = await self.call(
             "block.update",
             _drop_none(
+                request_id=request_id,
                 ns=ns_json(ns),
                 label=label,
                 value=value,
@@ -767,10 +848,20 @@ class AsyncClient:
         line: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> EditResult:
         """Inserts ``text`` as new line(s) after 1-based ``line`` (0 = top, -1 = end, the default)."""
         r = await self.call(
-            "block.insert", _drop_none(ns=ns_json(ns), label=label, text=text, line=line, reason=reason, agent=agent)
+            "block.insert",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                text=text,
+                line=line,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return EditResult(version=r["version"], value=r["value"])
 
@@ -783,10 +874,20 @@ class AsyncClient:
         *,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> EditResult:
         """Replaces the one occurrence of ``old`` (``NoMatch`` / ``AmbiguousMatch`` otherwise)."""
         r = await self.call(
-            "block.replace", _drop_none(ns=ns_json(ns), label=label, old=old, new=new, reason=reason, agent=agent)
+            "block.replace",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                old=old,
+                new=new,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return EditResult(version=r["version"], value=r["value"])
 
@@ -799,18 +900,42 @@ class AsyncClient:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> int:
         """Rewrites the whole text (last writer wins unless ``if_version``); answers the version."""
         r = await self.call(
             "block.rethink",
-            _drop_none(ns=ns_json(ns), label=label, value=value, if_version=if_version, reason=reason, agent=agent),
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                value=value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+            ),
         )
         return int(r["version"])
 
     async def block_delete(
-        self, ns: NamespaceLike, label: str, *, if_version: int | None = None, reason: str | None = None
+        self,
+        ns: NamespaceLike,
+        label: str,
+        *,
+        if_version: int | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
     ) -> DeleteResult:
-        r = await self.call("block.delete", _drop_none(ns=ns_json(ns), label=label, if_version=if_version, reason=reason))
+        r = await self.call(
+            "block.delete",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                if_version=if_version,
+                reason=reason,
+            ),
+        )
         return DeleteResult(version=r["version"], existed=bool(r["existed"]))
 
     async def block_list(
@@ -826,11 +951,45 @@ class AsyncClient:
         )
         return [_block(b) for b in r.get("blocks") or []]
 
-    async def block_attach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None) -> None:
-        await self.call("block.attach", _drop_none(ns=ns_json(ns), label=label, agent=agent, reason=reason))
+    async def block_attach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        await self.call(
+            "block.attach",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                agent=agent,
+                reason=reason,
+            ),
+        )
 
-    async def block_detach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None) -> None:
-        await self.call("block.detach", _drop_none(ns=ns_json(ns), label=label, agent=agent, reason=reason))
+    async def block_detach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        await self.call(
+            "block.detach",
+            _drop_none(
+                request_id=request_id,
+                ns=ns_json(ns),
+                label=label,
+                agent=agent,
+                reason=reason,
+            ),
+        )
 
     async def block_agents(self, ns: NamespaceLike, label: str) -> list[str]:
         r = await self.call("block.agents", {"ns": ns_json(ns), "label": label})

@@ -173,8 +173,19 @@ class Client:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> PutResult:
-        return self._run(self._aclient.put(ns, key, value, if_version=if_version, reason=reason, agent=agent))
+        return self._run(
+            self._aclient.put(
+                ns,
+                key,
+                value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def get(self, ns: NamespaceLike, key: str, *, version: int | None = None) -> Item | None:
         return self._run(self._aclient.get(ns, key, version=version))
@@ -187,8 +198,18 @@ class Client:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> DeleteResult:
-        return self._run(self._aclient.delete(ns, key, if_version=if_version, reason=reason, agent=agent))
+        return self._run(
+            self._aclient.delete(
+                ns,
+                key,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def search(
         self,
@@ -236,11 +257,12 @@ class Client:
         agents: Sequence[str] | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> Block:
         return self._run(
             self._aclient.block_create(
                 ns, label, value, description=description, limit=limit, read_only=read_only, metadata=metadata,
-                agents=agents, reason=reason, agent=agent,
+                agents=agents, reason=reason, agent=agent, request_id=request_id,
             )
         )
 
@@ -260,11 +282,12 @@ class Client:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> int:
         return self._run(
             self._aclient.block_update(
                 ns, label, value=value, description=description, limit=limit, read_only=read_only, metadata=metadata,
-                if_version=if_version, reason=reason, agent=agent,
+                if_version=if_version, reason=reason, agent=agent, request_id=request_id,
             )
         )
 
@@ -277,8 +300,19 @@ class Client:
         line: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> EditResult:
-        return self._run(self._aclient.block_insert(ns, label, text, line=line, reason=reason, agent=agent))
+        return self._run(
+            self._aclient.block_insert(
+                ns,
+                label,
+                text,
+                line=line,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_replace(
         self,
@@ -289,8 +323,19 @@ class Client:
         *,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> EditResult:
-        return self._run(self._aclient.block_replace(ns, label, old, new, reason=reason, agent=agent))
+        return self._run(
+            self._aclient.block_replace(
+                ns,
+                label,
+                old,
+                new,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_rethink(
         self,
@@ -301,24 +346,65 @@ class Client:
         if_version: int | None = None,
         reason: str | None = None,
         agent: str | None = None,
+        request_id: str | None = None,
     ) -> int:
-        return self._run(self._aclient.block_rethink(ns, label, value, if_version=if_version, reason=reason, agent=agent))
+        return self._run(
+            self._aclient.block_rethink(
+                ns,
+                label,
+                value,
+                if_version=if_version,
+                reason=reason,
+                agent=agent,
+                request_id=request_id,
+            )
+        )
 
     def block_delete(
-        self, ns: NamespaceLike, label: str, *, if_version: int | None = None, reason: str | None = None
+        self,
+        ns: NamespaceLike,
+        label: str,
+        *,
+        if_version: int | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
     ) -> DeleteResult:
-        return self._run(self._aclient.block_delete(ns, label, if_version=if_version, reason=reason))
+        return self._run(
+            self._aclient.block_delete(
+                ns,
+                label,
+                if_version=if_version,
+                reason=reason,
+                request_id=request_id,
+            )
+        )
 
     def block_list(
         self, scope: ScopeLike, *, label_search: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> list[Block]:
         return self._run(self._aclient.block_list(scope, label_search=label_search, limit=limit, offset=offset))
 
-    def block_attach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None) -> None:
-        self._run(self._aclient.block_attach(ns, label, agent, reason=reason))
+    def block_attach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self._run(self._aclient.block_attach(ns, label, agent, reason=reason, request_id=request_id))
 
-    def block_detach(self, ns: NamespaceLike, label: str, agent: str, *, reason: str | None = None) -> None:
-        self._run(self._aclient.block_detach(ns, label, agent, reason=reason))
+    def block_detach(
+        self,
+        ns: NamespaceLike,
+        label: str,
+        agent: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self._run(self._aclient.block_detach(ns, label, agent, reason=reason, request_id=request_id))
 
     def block_agents(self, ns: NamespaceLike, label: str) -> list[str]:
         return self._run(self._aclient.block_agents(ns, label))

@@ -282,6 +282,22 @@ class Unavailable(CairnError):
         return value if isinstance(value, int) else None
 
 
+class OutcomeUnknown(CairnError):
+    """The write reached Redis but no answer came back: it **may or may not** have been applied.
+
+    Re-read before writing again, or send the same write again with the same ``request_id``
+    (the clients do that by themselves): a replay answers the first result and writes nothing.
+    """
+
+    reason = "outcome_unknown"
+    code = 5004
+
+    @property
+    def retry_after_ms(self) -> int | None:
+        value = self.data.get("retry_after_ms")
+        return value if isinstance(value, int) else None
+
+
 # Client side only -----------------------------------------------------------------------
 
 
@@ -339,6 +355,7 @@ _BY_REASON: dict[str, type[CairnError]] = {
         VersionUnavailable,
         TooMany,
         Unavailable,
+        OutcomeUnknown,
     )
 }
 
