@@ -3,9 +3,9 @@ import OrderedCollections
 
 /// Typed access to a request's `params`, with errors that name the field.
 public struct Params: Sendable {
-    public let object: OrderedDictionary<String, JSONValue>
+    public let object: JSONObject
 
-    public init(_ object: OrderedDictionary<String, JSONValue>) { self.object = object }
+    public init(_ object: JSONObject) { self.object = object }
 
     public subscript(_ name: String) -> JSONValue? {
         guard let v = object[name], !v.isNull else { return nil }
@@ -103,7 +103,7 @@ public struct Params: Sendable {
             switch o[c] {
             case nil: return .any
             case .null?: return .absent
-            case .string(let s)?: return .equals(s)
+            case .string(let s)?: return .equals(Name(s))
             default: throw CairnError(.invalidNamespace, "\(name).\(c) must be a string or null", data: ["field": .string("\(name).\(c)")])
             }
         }

@@ -4,19 +4,19 @@ import OrderedCollections
 /// How the store's values look on the wire, and back.
 public enum Wire {
     public static func namespace(_ ns: Namespace) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = ["tenant": .string(ns.tenant)]
-        if let task = ns.task { o["task"] = .string(task) }
-        if let role = ns.role { o["role"] = .string(role) }
+        var o: JSONObject = ["tenant": .string(ns.tenant.string)]
+        if let task = ns.task { o["task"] = .string(task.string) }
+        if let role = ns.role { o["role"] = .string(role.string) }
         return .object(o)
     }
 
     public static func scope(_ scope: Scope) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = ["tenant": .string(scope.tenant)]
+        var o: JSONObject = ["tenant": .string(scope.tenant.string)]
         func put(_ name: String, _ m: Scope.Match) {
             switch m {
             case .any: break
             case .absent: o[name] = .null
-            case .equals(let v): o[name] = .string(v)
+            case .equals(let v): o[name] = .string(v.string)
             }
         }
         put("task", scope.task)
@@ -27,7 +27,7 @@ public enum Wire {
     public static func timestamp(_ t: Timestamp) -> JSONValue { .string(t.rfc3339) }
 
     public static func item(_ item: Item) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = [
+        var o: JSONObject = [
             "ns": namespace(item.ns), "key": .string(item.key), "kind": .string(item.kind.rawValue), "value": item.value,
             "version": .int(item.version), "created_at": timestamp(item.createdAt), "updated_at": timestamp(item.updatedAt),
             "updated_by": .string(item.updatedBy),

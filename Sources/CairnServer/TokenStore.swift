@@ -134,14 +134,14 @@ public final class TokenStore: Sendable {
     }
 
     /// Revokes a token of `tenant` (any tenant when nil). False when no such token is visible.
-    public func revoke(id: String, tenant: String?) async throws(CairnError) -> Bool {
+    public func revoke(id: String, tenant: Name?) async throws(CairnError) -> Bool {
         let idKey = self.idKey(id)
         let prefix = self.prefix
         let revoked = try await call { connection -> String? in
             guard let hash = try connection.send(["GET", idKey]).checked().string else { return nil }
             let secretKey = "\(prefix):s:\(hash)"
             guard let owner = try connection.send(["HGET", secretKey, "tenant"]).checked().string else { return nil }
-            if let tenant, tenant != owner { return nil }
+            if let tenant, tenant != Name(owner) { return nil }  // by bytes: a look-alike tenant is another tenant
             _ = try connection.transaction([
                 ["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id],
                 ["PUBLISH", "\(prefix):revoked", hash],
