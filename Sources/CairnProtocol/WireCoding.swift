@@ -28,13 +28,13 @@ public enum Wire {
 
     public static func item(_ item: Item) -> JSONValue {
         var o: JSONObject = [
-            "ns": namespace(item.ns), "key": .string(item.key), "kind": .string(item.kind.rawValue), "value": item.value,
+            "ns": namespace(item.ns), "key": .string(item.key.string), "kind": .string(item.kind.rawValue), "value": item.value,
             "version": .int(item.version), "created_at": timestamp(item.createdAt), "updated_at": timestamp(item.updatedAt),
             "updated_by": .string(item.updatedBy),
         ]
         if let agent = item.agent { o["agent"] = .string(agent) }
         if let block = item.block {
-            o["label"] = .string(item.key)
+            o["label"] = .string(item.key.string)
             o["description"] = block.description.map(JSONValue.string) ?? .null
             o["limit"] = .int(block.limit)
             o["read_only"] = .bool(block.readOnly)
@@ -55,7 +55,7 @@ public enum Wire {
 
     public static func log(_ e: LogEntry) -> JSONValue {
         [
-            "cursor": .string(e.cursor), "ns": namespace(e.ns), "key": .string(e.key), "kind": .string(e.kind.rawValue),
+            "cursor": .string(e.cursor), "ns": namespace(e.ns), "key": .string(e.key.string), "kind": .string(e.kind.rawValue),
             "version": .int(e.version), "op": .string(e.op.rawValue), "type": .string(e.type), "at": timestamp(e.at),
             "by": .string(e.by), "agent": e.agent.map(JSONValue.string) ?? .null,
             "reason": e.reason.map(JSONValue.string) ?? .null,

@@ -178,7 +178,7 @@ struct Forwarder: Sendable {
             if entry.op == .delete {
                 o["value"] = .null
             } else {
-                o["value"] = (try? await store.get(entry.ns, key: entry.key, version: entry.version))??.value ?? .null
+                o["value"] = (try? await store.get(entry.ns, key: entry.key.string, version: entry.version))??.value ?? .null
             }
         }
         var ordered: [(JSONKey, JSONValue)] = [("subscription", o["subscription"]!)]

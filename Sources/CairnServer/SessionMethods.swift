@@ -78,8 +78,8 @@ enum SessionMethods {
 
     static func tokenJSON(_ r: TokenRecord) -> JSONValue {
         [
-            "token_id": .string(r.id), "tenant": .string(r.tenant), "principal": .string(r.principal),
-            "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task.map { Name($0) }, role: r.role.map { Name($0) }),
+            "token_id": .string(r.id), "tenant": .string(r.tenant.string), "principal": .string(r.principal),
+            "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task, role: r.role),
             "created_at": .string(r.createdAt.rfc3339),
         ]
     }
