@@ -64,7 +64,7 @@ extension Store {
                     else { continue }
                     if let since, entry.at < since { continue }
                     if let until, entry.at > until { continue }
-                    if let principal, Name(entry.by) != Name(principal) { continue }  // principals are names: bytes
+                    if let principal, entry.by != Name(principal) { continue }
                     entries.append(entry)
                     if entries.count == limit { break }
                 }

@@ -135,7 +135,8 @@ public struct LogEntry: Sendable, Hashable {
     public var version: Int
     public var op: WriteOp
     public var at: Timestamp
-    public var by: String
+    /// The principal that wrote, compared by bytes (`log`'s `by` filter).
+    public var by: Name
     public var agent: String?
     public var reason: String?
 
@@ -153,7 +154,7 @@ public struct LogEntry: Sendable, Hashable {
         self.version = version
         self.op = op
         self.at = at
-        self.by = by
+        self.by = Name(by)
         self.agent = agent
         self.reason = reason
     }

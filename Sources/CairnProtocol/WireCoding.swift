@@ -57,7 +57,7 @@ public enum Wire {
         [
             "cursor": .string(e.cursor), "ns": namespace(e.ns), "key": .string(e.key.string), "kind": .string(e.kind.rawValue),
             "version": .int(e.version), "op": .string(e.op.rawValue), "type": .string(e.type), "at": timestamp(e.at),
-            "by": .string(e.by), "agent": e.agent.map(JSONValue.string) ?? .null,
+            "by": .string(e.by.string), "agent": e.agent.map(JSONValue.string) ?? .null,
             "reason": e.reason.map(JSONValue.string) ?? .null,
         ]
     }

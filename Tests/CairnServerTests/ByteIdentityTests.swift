@@ -18,9 +18,6 @@ func lookAlikeTenants(_ a: String, _ b: String) -> (String, String) {
     return (a + suffix, b + suffix)
 }
 
-/// Byte-exact comparison for assertions (`String ==` would hide the bug under test).
-func same(_ x: String?, _ y: String?) -> Bool { x.map { Name($0) } == y.map { Name($0) } }
-
 /// Block and agent methods addressing `tenant`, for the access matrix.
 func everyBlockMethod(_ tenant: String, label: String = "blk", agent: String = "ag") -> [(String, JSONValue)] {
     let ns: JSONValue = ["tenant": .string(tenant)]
@@ -167,7 +164,7 @@ func everyBlockMethod(_ tenant: String, label: String = "blk", agent: String = "
             try await byA.put(logged, key: "x", value: 1)
             try await byB.put(logged, key: "x", value: 2)
             let entries = try await admin.log(try Scope(tenant: t, role: .equals("log")), by: a)
-            #expect(entries.map(\.version) == [1] && entries.allSatisfy { same($0.by, a) })
+            #expect(entries.map(\.version) == [1] && entries.allSatisfy { $0.by == Name(a) })
             for c in [byA, byB] { await c.close() }
         }
         await admin.close()
