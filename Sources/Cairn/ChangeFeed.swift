@@ -96,7 +96,7 @@ public final class ChangeFeed: Sendable {
                 guard channel.hasPrefix(keyspacePrefix) else { return onExtraMessage(channel, message) }
                 guard let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count)))
                 else { return }
-                registry.feed(tenant)?.wake()
+                registry.feed(Name(tenant))?.wake()
             },
             onConnectionChange: { connected, detail in
                 // A new generation on every change: whatever was heard before may have been missed since.
@@ -180,7 +180,7 @@ public final class ChangeFeed: Sendable {
     /// Subscribes to every write in `scope` after `cursor` (after now when nil). When the stream
     /// was trimmed past `cursor`, the first message is a `resync`.
     public func subscribe(_ scope: Scope, from cursor: StreamCursor? = nil) async throws(CairnError) -> Subscription {
-        let bounds = try await store.streamBounds(tenant: scope.tenant)
+        let bounds = try await store.streamBounds(tenant: scope.tenant.string)
         var start = cursor ?? bounds.head
         let mailbox = Mailbox<FeedMessage>(capacity: options.maxBufferedEvents)
         if let cursor {
@@ -202,13 +202,14 @@ public final class ChangeFeed: Sendable {
 
 /// The tenant feeds of a `ChangeFeed`, shared with its subscriber thread and timer.
 final class FeedRegistry: Sendable {
-    private let tenants = Mutex<[String: TenantFeed]>([:])
+    /// Keyed by `Name`, so look-alike tenants (`"\u{212A}raken"`, `"Kraken"`) get separate feeds.
+    private let tenants = Mutex<[Name: TenantFeed]>([:])
     let listening = Atomic<Bool>(false)
     let generation = Atomic<Int>(0)
 
-    func feed(_ tenant: String) -> TenantFeed? { tenants.withLock { $0[tenant] } }
+    func feed(_ tenant: Name) -> TenantFeed? { tenants.withLock { $0[tenant] } }
 
-    func feed(_ tenant: String, orMake make: () -> TenantFeed) -> TenantFeed {
+    func feed(_ tenant: Name, orMake make: () -> TenantFeed) -> TenantFeed {
         tenants.withLock { all in
             if let existing = all[tenant] { return existing }
             let created = make()
@@ -272,7 +273,7 @@ final class TenantFeed: Sendable {
         var mailbox: Mailbox<FeedMessage>
     }
 
-    let tenant: String
+    let tenant: Name
     let store: Store
     let options: FeedOptions
     let log: @Sendable (String) -> Void
@@ -281,7 +282,7 @@ final class TenantFeed: Sendable {
     private let wakeups: AsyncStream<Void>.Continuation
     private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    init(tenant: String, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void, onDrop: @escaping @Sendable () -> Void) {
+    init(tenant: Name, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void, onDrop: @escaping @Sendable () -> Void) {
         self.onDrop = onDrop
         self.tenant = tenant
         self.store = store
@@ -332,7 +333,7 @@ final class TenantFeed: Sendable {
             for (cursor, group) in groups {
                 let batch: [(cursor: StreamCursor, entry: LogEntry?)]
                 do {
-                    batch = try await store.readStream(tenant: tenant, after: cursor, count: options.readBatch)
+                    batch = try await store.readStream(tenant: tenant.string, after: cursor, count: options.readBatch)
                 } catch {
                     return  // Redis is away; the next wake-up (poll or reconnect) tries again
                 }

@@ -22,7 +22,7 @@ public enum ContextRendering {
         for block in blocks {
             let text = block.value.stringValue ?? ""
             let properties = block.block ?? BlockProperties()
-            out += "<block label=\"\(attribute(block.key))\" version=\"\(block.version)\""
+            out += "<block label=\"\(attribute(block.key.string))\" version=\"\(block.version)\""
             out += " chars=\"\(BlockText.characters(text))/\(properties.limit)\" read_only=\"\(properties.readOnly)\">\n"
             if let description = properties.description { out += "<description>\(escape(description))</description>\n" }
             out += "<value>\n\(text)\n</value>\n</block>\n"

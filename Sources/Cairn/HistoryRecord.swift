@@ -72,8 +72,8 @@ enum StreamRecord {
         ns: Namespace, key: String, kind: ItemKind, version: Int, op: WriteOp, atMs: Int64, attribution: Attribution
     ) -> [String] {
         var f = ["key", key, "kind", kind.rawValue, "version", String(version), "op", op.rawValue, "at", String(atMs), "by", attribution.principal]
-        if let task = ns.task { f += ["task", task] }
-        if let role = ns.role { f += ["role", role] }
+        if let task = ns.task { f += ["task", task.string] }
+        if let role = ns.role { f += ["role", role.string] }
         if let agent = attribution.agent { f += ["agent", agent] }
         if let reason = attribution.reason { f += ["reason", reason] }
         return f

@@ -32,6 +32,13 @@ public struct KeyLayout: Sendable, Hashable {
     /// description, value]` (JSON), so that one `HGETALL` feeds a filtered or text search.
     public func documents(_ tenant: String) -> String { tenantRoot(tenant) + ":docs" }
 
+    /// The same keys for a tenant held as a `Name` (its bytes are what gets encoded).
+    public func tenantRoot(_ tenant: Name) -> String { tenantRoot(tenant.string) }
+    public func stream(_ tenant: Name) -> String { stream(tenant.string) }
+    public func index(_ tenant: Name) -> String { index(tenant.string) }
+    public func documents(_ tenant: Name) -> String { documents(tenant.string) }
+    public func agent(_ tenant: Name, _ agent: String) -> String { self.agent(tenant.string, agent) }
+
     /// `<task>:<role>:<key>`, the member of the index and the tail of item keys.
     public func member(_ ns: Namespace, _ key: String) -> String {
         "\(KeyLayout.encode(ns.task)):\(KeyLayout.encode(ns.role)):\(KeyLayout.encode(key))"
@@ -52,6 +59,11 @@ public struct KeyLayout: Sendable, Hashable {
     /// The record of one request id of the tenant: a string (JSON of the method, the target
     /// and the answer) written in the write's own transaction, expiring after the retention.
     public func request(_ tenant: String, _ id: String) -> String { tenantRoot(tenant) + ":rq:" + KeyLayout.encode(id) }
+
+    /// Decodes an index member back into its namespace and key.
+    public func decodeMember(_ member: String, tenant: Name) -> (Namespace, String)? {
+        decodeMember(member, tenant: tenant.string)
+    }
 
     /// Decodes an index member back into its namespace and key.
     public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
@@ -97,6 +109,9 @@ public struct KeyLayout: Sendable, Hashable {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Percent-encodes a name's bytes; nil encodes as "".
+    public static func encode(_ name: Name?) -> String { encode(name?.string) }
 
     /// The inverse of `encode`; nil for text `encode` cannot produce.
     public static func decode(_ text: Substring) -> String? {

@@ -57,7 +57,7 @@ extension Store {
         try BlockText.checkLimit(draft.value, limit: draft.properties.limit)
         let text = try encodeValue(.string(draft.value))
         let layout = self.layout
-        let agents = Array(Set(agents)).sorted()
+        let agents = Array(Set(agents.map { Name($0) })).sorted().map(\.string)  // distinct by bytes, in byte order
         let member = layout.member(ns, label)
         let agentKeys = agents.map { layout.agent(ns.tenant, $0) }
         let created = try await commitWrite(
@@ -348,14 +348,14 @@ extension Store {
         let layout = self.layout
         let agentKey = layout.agent(tenant, agent)
         return try await redisCall { connection -> [Item] in
-            var mapping = try connection.send(["HGETALL", agentKey]).checked().fieldMap ?? [:]
+            var mapping = try connection.send(["HGETALL", agentKey]).checked().nameMap ?? [:]
             for _ in 0..<16 {
-                let members = mapping.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+                let members = mapping.sorted { $0.key < $1.key }
                 let addresses = members.compactMap { layout.decodeMember($0.value, tenant: tenant) }
                 let outcome = try connection.transaction(
                     [["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) }, readOnly: true)
                 guard case .committed(let replies) = outcome else { continue }
-                let seen = replies[0].fieldMap ?? [:]
+                let seen = replies[0].nameMap ?? [:]
                 if seen != mapping {
                     mapping = seen  // attachments changed between the two reads: read again
                     continue

@@ -59,12 +59,12 @@ extension Store {
                 for raw in batch {
                     guard let pair = raw.array, pair.count == 2, let id = pair[0].string else { continue }
                     start = "(" + id
-                    guard let entry = StreamRecord.decode(id: id, fields: pair[1].fieldMap ?? [:], tenant: scope.tenant),
+                    guard let entry = StreamRecord.decode(id: id, fields: pair[1].fieldMap ?? [:], tenant: scope.tenant.string),
                         scope.contains(entry.ns)
                     else { continue }
                     if let since, entry.at < since { continue }
                     if let until, entry.at > until { continue }
-                    if let principal, entry.by != principal { continue }
+                    if let principal, entry.by != Name(principal) { continue }
                     entries.append(entry)
                     if entries.count == limit { break }
                 }

@@ -66,7 +66,7 @@ struct RequestTag: Sendable {
 
 extension Store {
     func requestTag(_ id: RequestID?, method: String, ns: Namespace, key: String) -> RequestTag? {
-        id.map { RequestTag(id: $0, key: layout.request(ns.tenant, $0.text), method: method, target: layout.member(ns, key)) }
+        id.map { RequestTag(id: $0, key: layout.request(ns.tenant.string, $0.text), method: method, target: layout.member(ns, key)) }
     }
 
     /// What a write whose `EXEC` got no answer did, found out on another connection.
@@ -169,10 +169,10 @@ struct CreatedBlock: RecordableResult {
     var recorded: JSONValue {
         let base: JSONValue = [
             "ns": [
-                "tenant": .string(item.ns.tenant), "task": item.ns.task.map(JSONValue.string) ?? .null,
-                "role": item.ns.role.map(JSONValue.string) ?? .null,
+                "tenant": .string(item.ns.tenant.string), "task": item.ns.task.map { .string($0.string) } ?? .null,
+                "role": item.ns.role.map { .string($0.string) } ?? .null,
             ],
-            "key": .string(item.key), "value": item.value, "version": .int(item.version),
+            "key": .string(item.key.string), "value": item.value, "version": .int(item.version),
             "created_ms": .int(Int(item.createdAt.millisecondsSince1970)), "updated_ms": .int(Int(item.updatedAt.millisecondsSince1970)),
             "by": .string(item.updatedBy), "limit": .int(item.block?.limit ?? 0), "read_only": .bool(item.block?.readOnly ?? false),
         ]

@@ -40,7 +40,7 @@ extension CairnClient {
 
     /// A params object from the pairs whose value is not nil.
     static func params(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
-        var o = OrderedDictionary<String, JSONValue>()
+        var o = JSONObject()
         for (k, v) in pairs { if let v { o[k] = v } }
         return .object(o)
     }
@@ -133,7 +133,7 @@ extension CairnClient {
     public func createToken(
         tenant: String, principal: String, grants: [String], task: String? = nil, role: String? = nil
     ) async throws(CairnError) -> (token: String, tokenID: String) {
-        var scope = OrderedDictionary<String, JSONValue>()
+        var scope = JSONObject()
         if let task { scope["task"] = .string(task) }
         if let role { scope["role"] = .string(role) }
         let r = try await call(

@@ -70,9 +70,9 @@ public struct CairnError: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: Reason
     public var message: String
     /// Extra fields for `error.data` besides `reason`.
-    public var data: OrderedDictionary<String, JSONValue>
+    public var data: JSONObject
 
-    public init(_ reason: Reason, _ message: String, data: OrderedDictionary<String, JSONValue> = [:]) {
+    public init(_ reason: Reason, _ message: String, data: JSONObject = [:]) {
         self.reason = reason
         self.message = message
         self.data = data

@@ -24,13 +24,17 @@ public struct Filter: Sendable, Hashable {
             throw CairnError(.invalidFilter, "\(field) must be an object of dotted paths", data: ["field": .string(field)])
         }
         var conditions: [Condition] = []
-        for (path, spec) in members {
-            let segments = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        for (member, spec) in members {
+            let path = member.string
+            // Split on the byte `.`, not on the Character: ".\u{301}" is one Character but two names' worth of bytes.
+            let segments = path.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+                .map { String(decoding: $0, as: UTF8.self) }
             guard !path.isEmpty, !segments.contains(where: \.isEmpty) else {
                 throw CairnError(.invalidFilter, "\(field) path \(path.debugDescription) is not a dotted path", data: ["field": .string(field)])
             }
-            if case .object(let ops) = spec, let first = ops.keys.first, first.hasPrefix("$") {
-                for (name, operand) in ops {
+            if case .object(let ops) = spec, let first = ops.keys.first, first.string.hasPrefix("$") {
+                for (member, operand) in ops {
+                    let name = member.string
                     guard let op = Operator(rawValue: name) else {
                         throw CairnError(
                             .invalidFilter,

@@ -23,7 +23,8 @@ public struct BlockProperties: Sendable, Hashable {
 /// One stored item at one version.
 public struct Item: Sendable, Hashable {
     public var ns: Namespace
-    public var key: String
+    /// The key (for a block, its label), compared by bytes.
+    public var key: Name
     public var kind: ItemKind
     public var value: JSONValue
     public var version: Int
@@ -43,7 +44,7 @@ public struct Item: Sendable, Hashable {
         updatedAt: Timestamp, updatedBy: String, agent: String? = nil, block: BlockProperties? = nil, score: Double? = nil
     ) {
         self.ns = ns
-        self.key = key
+        self.key = Name(key)
         self.kind = kind
         self.value = value
         self.version = version
@@ -128,12 +129,14 @@ public struct LogEntry: Sendable, Hashable {
     /// The stream id: a total order over the tenant's writes, usable as a resume cursor.
     public var cursor: String
     public var ns: Namespace
-    public var key: String
+    /// The key (for a block, its label), compared by bytes.
+    public var key: Name
     public var kind: ItemKind
     public var version: Int
     public var op: WriteOp
     public var at: Timestamp
-    public var by: String
+    /// The principal that wrote, compared by bytes (`log`'s `by` filter).
+    public var by: Name
     public var agent: String?
     public var reason: String?
 
@@ -146,12 +149,12 @@ public struct LogEntry: Sendable, Hashable {
     ) {
         self.cursor = cursor
         self.ns = ns
-        self.key = key
+        self.key = Name(key)
         self.kind = kind
         self.version = version
         self.op = op
         self.at = at
-        self.by = by
+        self.by = Name(by)
         self.agent = agent
         self.reason = reason
     }

@@ -36,7 +36,7 @@ extension JSONValue {
             for (k, v) in o {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                JSONValue.writeString(k, to: &out)
+                JSONValue.writeString(k.string, to: &out)
                 out.append(UInt8(ascii: ":"))
                 v.write(to: &out)
             }

@@ -2,6 +2,9 @@ import OrderedCollections
 
 /// A JSON value. Objects keep their members in the order they were written, so a value
 /// round-trips through Cairn exactly as the client sent it.
+///
+/// Strings and object keys compare and hash by their UTF-8 bytes (see `JSONKey`), never by
+/// Unicode canonical equivalence: `.string("\u{E9}") != .string("e\u{301}")`.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -10,7 +13,7 @@ public enum JSONValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object(OrderedDictionary<String, JSONValue>)
+    case object(JSONObject)
 }
 
 extension JSONValue {
@@ -19,7 +22,7 @@ extension JSONValue {
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
-    public var objectValue: OrderedDictionary<String, JSONValue>? {
+    public var objectValue: JSONObject? {
         if case .object(let o) = self { o } else { nil }
     }
 
@@ -41,8 +44,14 @@ extension JSONValue {
         }
     }
 
-    /// The member `key` of an object, or nil.
+    /// The member `key` of an object (compared by bytes), or nil.
     public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[JSONKey(key)] }
+        return nil
+    }
+
+    /// The member `key` of an object, or nil.
+    public subscript(key: JSONKey) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
@@ -66,10 +75,39 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(floatLiteral value: Double) { self = .double(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        var o = OrderedDictionary<String, JSONValue>()
+    public init(dictionaryLiteral elements: (JSONKey, JSONValue)...) {
+        var o = JSONObject()
         for (k, v) in elements { o[k] = v }
         self = .object(o)
+    }
+}
+
+extension JSONValue {
+    /// Equality as stored: strings and keys by bytes, objects member by member in order,
+    /// numbers of the same case by value.
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case let (.bool(x), .bool(y)): x == y
+        case let (.int(x), .int(y)): x == y
+        case let (.double(x), .double(y)): x == y
+        case let (.string(x), .string(y)): UTF8Bytes.equal(x, y)
+        case let (.array(x), .array(y)): x == y
+        case let (.object(x), .object(y)): x == y
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .double(let d): hasher.combine(3); hasher.combine(d)
+        case .string(let s): hasher.combine(4); UTF8Bytes.hash(s, into: &hasher)
+        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .object(let o): hasher.combine(6); hasher.combine(o)
+        }
     }
 }
 

@@ -22,11 +22,12 @@ enum NameCheck {
 
 /// Where an item lives: a tenant, optionally narrowed to a task and/or a role.
 ///
-/// A `Namespace` is always valid: the only way to make one checks every component.
+/// A `Namespace` is always valid: the only way to make one checks every component. Its
+/// components are `Name`s, so two namespaces are equal exactly when their bytes are.
 public struct Namespace: Sendable, Hashable, CustomStringConvertible {
-    public let tenant: String
-    public let task: String?
-    public let role: String?
+    public let tenant: Name
+    public let task: Name?
+    public let role: Name?
 
     /// Validates and builds a namespace. Errors are `invalid_namespace` with `data.field` naming
     /// the bad component (`tenant`, `task` or `role`); `fieldPrefix` is put before it (`ns.`).
@@ -34,9 +35,14 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
         try Namespace.check(tenant, "tenant", fieldPrefix)
         if let task { try Namespace.check(task, "task", fieldPrefix) }
         if let role { try Namespace.check(role, "role", fieldPrefix) }
-        self.tenant = tenant
-        self.task = task
-        self.role = role
+        self.tenant = Name(tenant)
+        self.task = task.map { Name($0) }
+        self.role = role.map { Name($0) }
+    }
+
+    /// Validates and builds a namespace from names.
+    public init(tenant: Name, task: Name? = nil, role: Name? = nil, fieldPrefix: String = "") throws(CairnError) {
+        try self.init(tenant: tenant.string, task: task?.string, role: role?.string, fieldPrefix: fieldPrefix)
     }
 
     /// Checks one namespace component on its own (a `tenant` parameter, say); the error names `field`.
@@ -49,9 +55,16 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
     /// For names read back from storage, which were validated when they were written: skips the
     /// checks. Never use it for input.
     public init(storedTenant tenant: String, task: String?, role: String?) {
+        self.tenant = Name(tenant)
+        self.task = task.map { Name($0) }
+        self.role = role.map { Name($0) }
+    }
+
+    /// `init(storedTenant:task:role:)` for a tenant already held as a `Name`.
+    public init(storedTenant tenant: Name, task: String?, role: String?) {
         self.tenant = tenant
-        self.task = task
-        self.role = role
+        self.task = task.map { Name($0) }
+        self.role = role.map { Name($0) }
     }
 
     static func check(_ value: String, _ component: String, _ prefix: String) throws(CairnError) {
@@ -71,20 +84,20 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Namespace: Comparable {
-    /// Namespaces sort by tenant, then task, then role; an absent component sorts first; text
-    /// compares by Unicode code point (UTF-8 byte order).
+    /// Namespaces sort by tenant, then task, then role; an absent component sorts first; names
+    /// compare by their bytes (UTF-8 byte order is Unicode code point order).
     public static func < (a: Namespace, b: Namespace) -> Bool {
-        if a.tenant != b.tenant { return a.tenant.utf8.lexicographicallyPrecedes(b.tenant.utf8) }
+        if a.tenant != b.tenant { return a.tenant < b.tenant }
         if a.task != b.task { return optionalPrecedes(a.task, b.task) }
         return optionalPrecedes(a.role, b.role)
     }
 
-    static func optionalPrecedes(_ a: String?, _ b: String?) -> Bool {
+    static func optionalPrecedes(_ a: Name?, _ b: Name?) -> Bool {
         switch (a, b) {
         case (nil, nil): return false
         case (nil, _): return true
         case (_, nil): return false
-        case let (x?, y?): return x.utf8.lexicographicallyPrecedes(y.utf8)
+        case let (x?, y?): return x < y
         }
     }
 }
@@ -99,6 +112,11 @@ public enum Key {
     }
 }
 
+extension Scope.Match {
+    /// `.equals` of a name given as text, or `.any` when nil.
+    public static func equalsOrAny(_ text: String?) -> Scope.Match { text.map { .equals(Name($0)) } ?? .any }
+}
+
 /// A set of namespaces of one tenant, for `search`, `list_namespaces`, `log` and `subscribe`.
 public struct Scope: Sendable, Hashable, CustomStringConvertible {
     /// How a scope matches one optional namespace component.
@@ -107,10 +125,10 @@ public struct Scope: Sendable, Hashable, CustomStringConvertible {
         case any
         /// Absence only (the component was `null`).
         case absent
-        /// Exactly this value.
-        case equals(String)
+        /// Exactly this value (byte for byte).
+        case equals(Name)
 
-        public func matches(_ component: String?) -> Bool {
+        public func matches(_ component: Name?) -> Bool {
             switch self {
             case .any: true
             case .absent: component == nil
@@ -119,15 +137,19 @@ public struct Scope: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public let tenant: String
+    public let tenant: Name
     public let task: Match
     public let role: Match
 
+    public init(tenant: Name, task: Match = .any, role: Match = .any, fieldPrefix: String = "") throws(CairnError) {
+        try self.init(tenant: tenant.string, task: task, role: role, fieldPrefix: fieldPrefix)
+    }
+
     public init(tenant: String, task: Match = .any, role: Match = .any, fieldPrefix: String = "") throws(CairnError) {
         try Namespace.check(tenant, "tenant", fieldPrefix)
-        if case .equals(let t) = task { try Namespace.check(t, "task", fieldPrefix) }
-        if case .equals(let r) = role { try Namespace.check(r, "role", fieldPrefix) }
-        self.tenant = tenant
+        if case .equals(let t) = task { try Namespace.check(t.string, "task", fieldPrefix) }
+        if case .equals(let r) = role { try Namespace.check(r.string, "role", fieldPrefix) }
+        self.tenant = Name(tenant)
         self.task = task
         self.role = role
     }

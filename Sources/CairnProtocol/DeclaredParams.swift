@@ -15,7 +15,7 @@ public struct DeclaredParams: Sendable, Hashable, ExpressibleByArrayLiteral {
     }
 
     /// The first member of `object`, in the order it was sent, that is not declared.
-    public func firstUnknown(in object: OrderedDictionary<String, JSONValue>) -> String? {
-        object.keys.first { !contains($0) }
+    public func firstUnknown(in object: JSONObject) -> String? {
+        object.keys.first { !contains($0.string) }?.string
     }
 }

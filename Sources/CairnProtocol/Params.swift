@@ -7,19 +7,19 @@ import OrderedCollections
 /// reads a name it did not declare gets `internal_error` (a bug, found by the first test that
 /// runs it) instead of a value no client could ever have sent.
 public struct Params: Sendable {
-    public let object: OrderedDictionary<String, JSONValue>
+    public let object: JSONObject
     /// The names the method defines; nil when unchecked (a nested object read field by field).
     let declared: DeclaredParams?
     /// Put before field names in errors (`"scope."` for a nested object).
     let fieldPrefix: String
 
-    public init(_ object: OrderedDictionary<String, JSONValue>) {
+    public init(_ object: JSONObject) {
         self.object = object
         declared = nil
         fieldPrefix = ""
     }
 
-    init(_ object: OrderedDictionary<String, JSONValue>, declared: DeclaredParams, fieldPrefix: String) {
+    init(_ object: JSONObject, declared: DeclaredParams, fieldPrefix: String) {
         self.object = object
         self.declared = declared
         self.fieldPrefix = fieldPrefix
@@ -28,7 +28,7 @@ public struct Params: Sendable {
     /// `object` if every member is one of `declared`; otherwise `invalid_params` naming the
     /// first member that is not (`data.field`, after `fieldPrefix`), and what is accepted.
     public static func checked(
-        _ object: OrderedDictionary<String, JSONValue>, declared: DeclaredParams, fieldPrefix: String = "", method: String
+        _ object: JSONObject, declared: DeclaredParams, fieldPrefix: String = "", method: String
     ) throws(CairnError) -> Params {
         if let unknown = declared.firstUnknown(in: object) {
             let accepted = declared.names.isEmpty ? "it takes no params" : "it takes \(declared.names.joined(separator: ", "))"
@@ -150,7 +150,7 @@ public struct Params: Sendable {
             switch o[c] {
             case nil: return .any
             case .null?: return .absent
-            case .string(let s)?: return .equals(s)
+            case .string(let s)?: return .equals(Name(s))
             default: throw CairnError(.invalidNamespace, "\(name).\(c) must be a string or null", data: ["field": .string("\(name).\(c)")])
             }
         }
@@ -164,7 +164,7 @@ public struct Params: Sendable {
     /// (`{"tenant":"a","taks":"t"}` must not address the tenant-wide namespace).
     static let namespaceMembers = DeclaredParams(["tenant", "task", "role"])
 
-    static func checkNamespaceMembers(_ o: OrderedDictionary<String, JSONValue>, _ name: String) throws(CairnError) {
+    static func checkNamespaceMembers(_ o: JSONObject, _ name: String) throws(CairnError) {
         guard let unknown = namespaceMembers.firstUnknown(in: o) else { return }
         throw CairnError(
             .invalidNamespace, "\(name) has no member \(unknown.debugDescription); it takes tenant, task and role",

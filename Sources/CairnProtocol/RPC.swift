@@ -15,9 +15,9 @@ public struct RPCRequest: Sendable, Hashable {
     public var id: RPCID?
     public var method: String
     /// The `params` object (an empty one when absent).
-    public var params: OrderedDictionary<String, JSONValue>
+    public var params: JSONObject
 
-    public init(id: RPCID?, method: String, params: OrderedDictionary<String, JSONValue> = [:]) {
+    public init(id: RPCID?, method: String, params: JSONObject = [:]) {
         self.id = id
         self.method = method
         self.params = params
@@ -98,7 +98,7 @@ public enum RPCCoding {
         guard case .string(let method)? = o["method"] else {
             return .failure(RPCFailure(id: id ?? .null, error: CairnError(.invalidRequest, "method must be a string")))
         }
-        var params: OrderedDictionary<String, JSONValue> = [:]
+        var params: JSONObject = [:]
         switch o["params"] {
         case nil, .null?: break
         case .object(let p)?: params = p
@@ -128,7 +128,7 @@ public enum RPCCoding {
     }
 
     public static func errorObject(_ error: CairnError) -> JSONValue {
-        var data: OrderedDictionary<String, JSONValue> = ["reason": .string(error.reason.rawValue)]
+        var data: JSONObject = ["reason": .string(error.reason.rawValue)]
         for (k, v) in error.data where k != "reason" { data[k] = v }
         return ["code": .int(error.code), "message": .string(error.message), "data": .object(data)]
     }

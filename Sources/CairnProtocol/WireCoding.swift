@@ -12,19 +12,19 @@ public enum Wire {
     }
 
     public static func namespace(_ ns: Namespace) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = ["tenant": .string(ns.tenant)]
-        if let task = ns.task { o["task"] = .string(task) }
-        if let role = ns.role { o["role"] = .string(role) }
+        var o: JSONObject = ["tenant": .string(ns.tenant.string)]
+        if let task = ns.task { o["task"] = .string(task.string) }
+        if let role = ns.role { o["role"] = .string(role.string) }
         return .object(o)
     }
 
     public static func scope(_ scope: Scope) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = ["tenant": .string(scope.tenant)]
+        var o: JSONObject = ["tenant": .string(scope.tenant.string)]
         func put(_ name: String, _ m: Scope.Match) {
             switch m {
             case .any: break
             case .absent: o[name] = .null
-            case .equals(let v): o[name] = .string(v)
+            case .equals(let v): o[name] = .string(v.string)
             }
         }
         put("task", scope.task)
@@ -35,14 +35,14 @@ public enum Wire {
     public static func timestamp(_ t: Timestamp) -> JSONValue { .string(t.rfc3339) }
 
     public static func item(_ item: Item) -> JSONValue {
-        var o: OrderedDictionary<String, JSONValue> = [
-            "ns": namespace(item.ns), "key": .string(item.key), "kind": .string(item.kind.rawValue), "value": item.value,
+        var o: JSONObject = [
+            "ns": namespace(item.ns), "key": .string(item.key.string), "kind": .string(item.kind.rawValue), "value": item.value,
             "version": .int(item.version), "created_at": timestamp(item.createdAt), "updated_at": timestamp(item.updatedAt),
             "updated_by": .string(item.updatedBy),
         ]
         if let agent = item.agent { o["agent"] = .string(agent) }
         if let block = item.block {
-            o["label"] = .string(item.key)
+            o["label"] = .string(item.key.string)
             o["description"] = block.description.map(JSONValue.string) ?? .null
             o["limit"] = .int(block.limit)
             o["read_only"] = .bool(block.readOnly)
@@ -63,9 +63,9 @@ public enum Wire {
 
     public static func log(_ e: LogEntry) -> JSONValue {
         [
-            "cursor": .string(e.cursor), "ns": namespace(e.ns), "key": .string(e.key), "kind": .string(e.kind.rawValue),
+            "cursor": .string(e.cursor), "ns": namespace(e.ns), "key": .string(e.key.string), "kind": .string(e.kind.rawValue),
             "version": .int(e.version), "op": .string(e.op.rawValue), "type": .string(e.type), "at": timestamp(e.at),
-            "by": .string(e.by), "agent": e.agent.map(JSONValue.string) ?? .null,
+            "by": .string(e.by.string), "agent": e.agent.map(JSONValue.string) ?? .null,
             "reason": e.reason.map(JSONValue.string) ?? .null,
         ]
     }

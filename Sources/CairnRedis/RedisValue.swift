@@ -32,6 +32,7 @@ extension RedisValue {
     public var array: [RedisValue]? { if case .array(let a) = self { a } else { nil } }
 
     /// A flat `[field, value, field, value…]` array (`HGETALL`, stream entries) as a dictionary.
+    /// Keys compare as Swift `String`s (canonical equivalence), so only for fixed ASCII field names.
     public var fieldMap: [String: String]? {
         guard case .array(let a) = self else { return nil }
         var map: [String: String] = [:]

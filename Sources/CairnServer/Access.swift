@@ -22,12 +22,13 @@ public enum Grant: String, Sendable, Hashable, CaseIterable, Comparable {
 public struct Identity: Sendable, Hashable {
     public var principal: String
     /// The tenant the identity is bound to; nil for server-wide identities (configured admin
-    /// tokens, `auth: none`).
-    public var tenant: String?
+    /// tokens, `auth: none`). A `Name`: it matches only the tenant with the same bytes.
+    public var tenant: Name?
     public var grants: Set<Grant>
-    /// A token narrowed to a task and/or a role may only touch namespaces with exactly those.
-    public var task: String?
-    public var role: String?
+    /// A token narrowed to a task and/or a role may only touch namespaces with exactly those
+    /// (byte for byte).
+    public var task: Name?
+    public var role: Name?
     /// The stored token's hash, checked again on every request so that a revocation takes
     /// effect at once; nil for identities that are not stored tokens.
     public var tokenHash: String?
@@ -38,10 +39,10 @@ public struct Identity: Sendable, Hashable {
         tokenHash: String? = nil, tokenID: String? = nil
     ) {
         self.principal = principal
-        self.tenant = tenant
+        self.tenant = tenant.map { Name($0) }
         self.grants = grants
-        self.task = task
-        self.role = role
+        self.task = task.map { Name($0) }
+        self.role = role.map { Name($0) }
         self.tokenHash = tokenHash
         self.tokenID = tokenID
     }
@@ -52,8 +53,8 @@ public struct Identity: Sendable, Hashable {
     }
 
     /// The scope the identity may see in `tenant`.
-    func allowedScope(in tenant: String) -> Scope? {
-        try? Scope(tenant: tenant, task: task.map(Scope.Match.equals) ?? .any, role: role.map(Scope.Match.equals) ?? .any)
+    func allowedScope(in tenant: Name) -> Scope? {
+        try? Scope(tenant: tenant, task: task.map { .equals($0) } ?? .any, role: role.map { .equals($0) } ?? .any)
     }
 
     /// The same answer whether or not anything exists in the other tenant.
@@ -62,8 +63,13 @@ public struct Identity: Sendable, Hashable {
     }
 
     /// Checks that the identity may act on `tenant` at all.
-    public func authorize(tenant other: String) throws(CairnError) {
+    public func authorize(tenant other: Name) throws(CairnError) {
         if let tenant, tenant != other { throw Identity.foreignTenant() }
+    }
+
+    /// Checks that the identity may act on the tenant named `other` at all.
+    public func authorize(tenant other: String) throws(CairnError) {
+        try authorize(tenant: Name(other))
     }
 
     /// Checks the tenant, the task/role narrowing, and that one of `anyOf` is granted.
@@ -93,14 +99,14 @@ public struct Identity: Sendable, Hashable {
     /// identity's own narrowing: the only tokens a narrowed identity, even with `admin`, may
     /// list or revoke. Each component this identity is narrowed to, the other token must be
     /// narrowed to the same (byte for byte); a token wider than this one is outside.
-    public func covers(tokenTask: String?, tokenRole: String?) -> Bool {
+    public func covers(tokenTask: Name?, tokenRole: Name?) -> Bool {
         Identity.within(task, tokenTask) && Identity.within(role, tokenRole)
     }
 
-    static func within(_ limit: String?, _ component: String?) -> Bool {
+    static func within(_ limit: Name?, _ component: Name?) -> Bool {
         guard let limit else { return true }
         guard let component else { return false }
-        return limit.utf8.elementsEqual(component.utf8)
+        return limit == component  // by bytes
     }
 
     public func require(anyOf needed: [Grant]) throws(CairnError) {
@@ -112,17 +118,17 @@ public struct Identity: Sendable, Hashable {
 
     public var json: JSONValue {
         [
-            "principal": .string(principal), "tenant": tenant.map(JSONValue.string) ?? .null,
+            "principal": .string(principal), "tenant": tenant.map { .string($0.string) } ?? .null,
             "scope": Identity.scopeJSON(task: task, role: role), "grants": Identity.grantsJSON(grants),
         ]
     }
 
     /// A token's narrowing as the protocol shows it: `{"task","role"}`, or null when none.
-    static func scopeJSON(task: String?, role: String?) -> JSONValue {
+    static func scopeJSON(task: Name?, role: Name?) -> JSONValue {
         guard task != nil || role != nil else { return .null }
-        var o: OrderedDictionary<String, JSONValue> = [:]
-        if let task { o["task"] = .string(task) }
-        if let role { o["role"] = .string(role) }
+        var o: JSONObject = [:]
+        if let task { o["task"] = .string(task.string) }
+        if let role { o["role"] = .string(role.string) }
         return .object(o)
     }
 

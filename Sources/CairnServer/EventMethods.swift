@@ -12,14 +12,15 @@ final class ConnectionSubscriptions: Sendable {
         var task: Task<Void, Never>?
     }
 
-    private let active = Mutex<[String: Active]>([:])
+    /// Keyed by `Name`: the client names a subscription back by bytes.
+    private let active = Mutex<[Name: Active]>([:])
 
     var count: Int { active.withLock { $0.count } }
 
     var tokenHashes: Set<String> { active.withLock { Set($0.values.compactMap(\.tokenHash)) } }
 
     func add(_ name: String, _ subscription: Subscription, tokenHash: String?) {
-        active.withLock { $0[name] = Active(subscription: subscription, tokenHash: tokenHash, task: nil) }
+        active.withLock { $0[Name(name)] = Active(subscription: subscription, tokenHash: tokenHash, task: nil) }
     }
 
     /// The token was revoked: each of its subscriptions gets a `resync` (`token_revoked`) as its
@@ -31,8 +32,8 @@ final class ConnectionSubscriptions: Sendable {
 
     func setTask(_ name: String, _ task: Task<Void, Never>) {
         let orphan: Task<Void, Never>? = active.withLock { all in
-            guard all[name] != nil else { return task }
-            all[name]?.task = task
+            guard all[Name(name)] != nil else { return task }
+            all[Name(name)]?.task = task
             return nil
         }
         orphan?.cancel()
@@ -41,7 +42,7 @@ final class ConnectionSubscriptions: Sendable {
     /// Removes and stops one subscription; false when there is none by that name.
     @discardableResult
     func remove(_ name: String) -> Bool {
-        guard let entry = active.withLock({ $0.removeValue(forKey: name) }) else { return false }
+        guard let entry = active.withLock({ $0.removeValue(forKey: Name(name)) }) else { return false }
         entry.subscription.cancel()
         entry.task?.cancel()
         return true
@@ -177,10 +178,10 @@ struct Forwarder: Sendable {
             if entry.op == .delete {
                 o["value"] = .null
             } else {
-                o["value"] = (try? await store.get(entry.ns, key: entry.key, version: entry.version))??.value ?? .null
+                o["value"] = (try? await store.get(entry.ns, key: entry.key.string, version: entry.version))??.value ?? .null
             }
         }
-        var ordered: [(String, JSONValue)] = [("subscription", o["subscription"]!)]
+        var ordered: [(JSONKey, JSONValue)] = [("subscription", o["subscription"]!)]
         for (k, v) in o where k != "subscription" { ordered.append((k, v)) }
         return .object(.init(uniqueKeysWithValues: ordered))
     }

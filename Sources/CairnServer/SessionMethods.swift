@@ -48,10 +48,10 @@ enum SessionMethods {
             }
             let caller = try session.caller
             // A narrowed admin may only mint tokens inside its own narrowing.
-            let ns = try Namespace(tenant: tenant, task: task ?? caller.task, role: role ?? caller.role)
+            let ns = try Namespace(tenant: tenant, task: task ?? caller.task?.string, role: role ?? caller.role?.string)
             try caller.authorize(ns, anyOf: [.admin])
             let (token, record) = try await session.context.tokens.create(
-                tenant: tenant, principal: principal, grants: grants, task: ns.task, role: ns.role)
+                tenant: tenant, principal: principal, grants: grants, task: ns.task?.string, role: ns.role?.string)
             session.logger.info("token \(record.id) created for \(principal) on tenant \(tenant) by \(caller.principal)")
             return ["token": .string(token), "token_id": .string(record.id)]
         }
@@ -81,7 +81,7 @@ enum SessionMethods {
 
     static func tokenJSON(_ r: TokenRecord) -> JSONValue {
         [
-            "token_id": .string(r.id), "tenant": .string(r.tenant), "principal": .string(r.principal),
+            "token_id": .string(r.id), "tenant": .string(r.tenant.string), "principal": .string(r.principal),
             "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task, role: r.role),
             "created_at": .string(r.createdAt.rfc3339),
         ]

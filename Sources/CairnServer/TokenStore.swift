@@ -3,18 +3,20 @@ import CairnRedis
 import Crypto
 import Synchronization
 
-/// One stored token (never its secret).
+/// One stored token (never its secret). Its tenant and narrowing are `Name`s: bytes.
 public struct TokenRecord: Sendable, Hashable {
     public var id: String
-    public var tenant: String
+    public var tenant: Name
     public var principal: String
     public var grants: Set<Grant>
-    public var task: String?
-    public var role: String?
+    public var task: Name?
+    public var role: Name?
     public var createdAt: Timestamp
 
     func identity(hash: String) -> Identity {
-        Identity(principal: principal, tenant: tenant, grants: grants, task: task, role: role, tokenHash: hash, tokenID: id)
+        Identity(
+            principal: principal, tenant: tenant.string, grants: grants, task: task?.string, role: role?.string, tokenHash: hash,
+            tokenID: id)
     }
 }
 
@@ -79,8 +81,8 @@ public final class TokenStore: Sendable {
             return now
         }
         let record = TokenRecord(
-            id: id, tenant: tenant, principal: principal, grants: grants, task: task, role: role,
-            createdAt: Timestamp(millisecondsSince1970: created))
+            id: id, tenant: Name(tenant), principal: principal, grants: grants, task: task.map { Name($0) },
+            role: role.map { Name($0) }, createdAt: Timestamp(millisecondsSince1970: created))
         return (token, record)
     }
 
@@ -146,8 +148,10 @@ public final class TokenStore: Sendable {
             let secretKey = "\(prefix):s:\(hash)"
             let fields = try connection.send(["HMGET", secretKey, "tenant", "task", "role"]).checked().array ?? []
             guard fields.count == 3, let owner = fields[0].string else { return nil }
-            if let tenant, !tenant.utf8.elementsEqual(owner.utf8) { return nil }
-            guard revoker.covers(tokenTask: fields[1].string, tokenRole: fields[2].string) else { return nil }
+            if let tenant, tenant != Name(owner) { return nil }  // by bytes: a look-alike tenant is another tenant
+            let task: Name? = fields[1].string.map { Name($0) }
+            let role: Name? = fields[2].string.map { Name($0) }
+            guard revoker.covers(tokenTask: task, tokenRole: role) else { return nil }
             _ = try connection.transaction([
                 ["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id],
                 ["PUBLISH", "\(prefix):revoked", hash],
@@ -178,7 +182,8 @@ public final class TokenStore: Sendable {
         guard let id = fields["id"], let tenant = fields["tenant"], let principal = fields["principal"] else { return nil }
         let grants = Set((fields["grants"] ?? "").split(separator: ",").compactMap { Grant(rawValue: String($0)) })
         return TokenRecord(
-            id: id, tenant: tenant, principal: principal, grants: grants, task: fields["task"], role: fields["role"],
+            id: id, tenant: Name(tenant), principal: principal, grants: grants, task: fields["task"].map { Name($0) },
+            role: fields["role"].map { Name($0) },
             createdAt: Timestamp(millisecondsSince1970: fields["created"].flatMap { Int64($0) } ?? 0))
     }
 

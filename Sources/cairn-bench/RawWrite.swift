@@ -119,8 +119,8 @@ struct RawWriter: Sendable {
             "XADD", layout.stream(ns.tenant), "MAXLEN", "~", String(streamLength), "*", "key", key, "kind", kind, "version",
             String(version), "op", op, "at", String(updatedMs), "by", principal,
         ]
-        if let task = ns.task { event += ["task", task] }
-        if let role = ns.role { event += ["role", role] }
+        if let task = ns.task { event += ["task", task.string] }
+        if let role = ns.role { event += ["role", role.string] }
         return [
             RedisCommand(set), RedisCommand(remove),
             ["LPUSH", history, entry],

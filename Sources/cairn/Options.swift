@@ -137,8 +137,8 @@ struct ScopeOptions: ParsableArguments {
         if task != nil, noTask { throw ValidationError("--task and --no-task exclude each other") }
         if role != nil, noRole { throw ValidationError("--role and --no-role exclude each other") }
         let tenant = try resolveTenant(tenant)
-        let task: Scope.Match = noTask ? .absent : self.task.map(Scope.Match.equals) ?? .any
-        let role: Scope.Match = noRole ? .absent : self.role.map(Scope.Match.equals) ?? .any
+        let task: Scope.Match = noTask ? .absent : Scope.Match.equalsOrAny(self.task)
+        let role: Scope.Match = noRole ? .absent : Scope.Match.equalsOrAny(self.role)
         return try usage { () throws(CairnError) in try Scope(tenant: tenant, task: task, role: role) }
     }
 }
@@ -167,9 +167,9 @@ func parseTime(_ text: String?, flag: String) throws -> JSONValue? {
 extension Namespace {
     /// The namespace as the protocol writes it: absent components left out.
     var json: JSONValue {
-        var o: JSONValue = ["tenant": .string(tenant)]
-        if let task { o.set("task", .string(task)) }
-        if let role { o.set("role", .string(role)) }
+        var o: JSONValue = ["tenant": .string(tenant.string)]
+        if let task { o.set("task", .string(task.string)) }
+        if let role { o.set("role", .string(role.string)) }
         return o
     }
 }
@@ -177,12 +177,12 @@ extension Namespace {
 extension Scope {
     /// The scope as the protocol writes it: "any" left out, "absent only" as null.
     var json: JSONValue {
-        var o: JSONValue = ["tenant": .string(tenant)]
+        var o: JSONValue = ["tenant": .string(tenant.string)]
         for (name, match) in [("task", task), ("role", role)] {
             switch match {
             case .any: break
             case .absent: o.set(name, .null)
-            case .equals(let v): o.set(name, .string(v))
+            case .equals(let v): o.set(name, .string(v.string))
             }
         }
         return o

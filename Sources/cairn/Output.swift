@@ -140,7 +140,7 @@ extension JSONValue {
             for (i, (k, v)) in o.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(indent + 1)
-                JSONValue.writeString(k, to: &out)
+                JSONValue.writeString(k.string, to: &out)
                 out.append(contentsOf: ": ".utf8)
                 v.writePretty(to: &out, indent: indent + 1)
             }

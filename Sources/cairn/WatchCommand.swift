@@ -103,7 +103,7 @@ struct Watch: AsyncParsableCommand {
             // Cancelled by a signal: what is still buffered is not printed, so the last cursor
             // stays the last event printed.
             if state.isInterrupted { return .interrupted }
-            guard let params = message["params"], params["subscription"]?.stringValue == subscription else { continue }
+            guard let params = message["params"], params["subscription"] == .string(subscription) else { continue }  // JSONValue compares by bytes
             let events: [JSONValue]
             switch message["method"]?.stringValue {
             case "event": events = [params]

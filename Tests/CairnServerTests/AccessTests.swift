@@ -221,7 +221,7 @@ func everyTenantMethod(_ tenant: String, key: String = "k") -> [(String, JSONVal
         // Params claiming another principal are not params of put: refused, nothing written.
         for claim in ["by", "principal", "updated_by"] {
             let refused = await expectError(.invalidParams) { () throws(CairnError) in
-                try await client.call("put", ["ns": Wire.namespace(ns), "key": "k", "value": 0, claim: "mallory"])
+                try await client.call("put", ["ns": Wire.namespace(ns), "key": "k", "value": 0, JSONKey(claim): "mallory"])
             }
             #expect(refused?.field == claim)
         }

@@ -249,7 +249,7 @@ struct Transcript: Sendable {
             return nil
         case let (.object(a), .object(b)):
             let open = a[wildcard] == .string(wildcard)
-            for (key, value) in a where key != wildcard {
+            for (key, value) in a where key != JSONKey(wildcard) {
                 guard let other = b[key] else { return "\(path).\(key) is missing" }
                 if let problem = match(value, other, bindings: &bindings, at: "\(path).\(key)") { return problem }
             }

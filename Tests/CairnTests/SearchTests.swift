@@ -20,7 +20,7 @@ import Testing
         for (key, value) in docs { try await store.put(ns, key: key, value: value, by: alice) }
         let scope = try Scope(tenant: tenant)
         func keys(_ filter: JSONValue) async throws -> [String] {
-            try await store.search(scope, filter: try Filter(filter), limit: 100).map(\.key).sorted()
+            try await store.search(scope, filter: try Filter(filter), limit: 100).map(\.key.string).sorted()
         }
         #expect(try await keys(["status": "open"]) == ["a", "b"])
         #expect(try await keys(["score": ["$gt": 9]]) == ["b"])

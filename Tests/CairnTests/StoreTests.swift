@@ -21,7 +21,7 @@ import Testing
             let item = try #require(try await store.get(ns, key: key))
             #expect(item.value == value)
             #expect(item.value.serialized() == value.serialized())  // member order too
-            #expect(item.kind == .item && item.ns == ns && item.key == key && item.updatedBy == "alice")
+            #expect(item.kind == .item && item.ns == ns && item.key == Name(key) && item.updatedBy == "alice")
         }
     }
 
