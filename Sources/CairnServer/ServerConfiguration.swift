@@ -28,6 +28,12 @@ public struct ServerConfiguration: Sendable {
     /// Events a subscription may have waiting to be sent; past that it gets a `resync` and is
     /// dropped.
     public var maxBufferedEvents: Int
+    /// Bytes of events one subscription may have waiting to be sent; past that, as past
+    /// `maxBufferedEvents`.
+    public var maxBufferedBytesPerSubscription: Int = 4 * 1_048_576
+    /// Bytes of events all subscriptions together may have waiting to be sent; past that, the
+    /// subscription holding the most gets a `resync` and is dropped.
+    public var maxEventBufferBytes: Int = 64 * 1_048_576
 
     public init(
         host: String = "127.0.0.1", port: Int = 7420, auth: AuthMode = .required, adminTokenHashes: Set<String> = [],
