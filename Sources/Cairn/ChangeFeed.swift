@@ -37,16 +37,29 @@ public enum ResyncCause: String, Sendable, Hashable {
 
 /// Settings of a `ChangeFeed`.
 public struct FeedOptions: Sendable, Hashable {
-    /// Messages a subscription may hold unread; one more drops it with a `resync`.
+    /// Live events a subscription may hold unread; one more drops it with a `resync`. A
+    /// subscription catching up from a cursor never holds more either, but it is not dropped for
+    /// it: its backlog is read from the stream only as fast as the reader takes it.
     public var maxBufferedEvents: Int
+    /// Bytes of events one subscription may hold unread (see `FeedBudget` for what is counted);
+    /// past it, as past `maxBufferedEvents`.
+    public var maxBufferedBytesPerSubscription: Int
+    /// Bytes of events all subscriptions of the feed together may hold unread. When a live event
+    /// does not fit, the subscription holding the most is dropped with a `resync`.
+    public var maxBufferedBytes: Int
     /// How often every tenant with subscribers reads its stream even without a notification (a
     /// safety net; keyspace notifications make delivery immediate).
     public var pollIntervalMilliseconds: Int
     /// Entries read from a stream at a time.
     public var readBatch: Int
 
-    public init(maxBufferedEvents: Int = 10_000, pollIntervalMilliseconds: Int = 1000, readBatch: Int = 512) {
+    public init(
+        maxBufferedEvents: Int = 10_000, maxBufferedBytesPerSubscription: Int = 4 * 1_048_576,
+        maxBufferedBytes: Int = 64 * 1_048_576, pollIntervalMilliseconds: Int = 1000, readBatch: Int = 512
+    ) {
         self.maxBufferedEvents = maxBufferedEvents
+        self.maxBufferedBytesPerSubscription = maxBufferedBytesPerSubscription
+        self.maxBufferedBytes = maxBufferedBytes
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
         self.readBatch = readBatch
     }
@@ -65,6 +78,8 @@ public final class ChangeFeed: Sendable {
     public let store: Store
     public let options: FeedOptions
     private let registry = FeedRegistry()
+    /// The bytes all subscriptions' buffers hold, against `options.maxBufferedBytes`.
+    let budget: FeedBudget
     let onDrop: @Sendable () -> Void
     private let nextID = Atomic<Int>(0)
     private let subscriber: RedisSubscriber
@@ -86,6 +101,7 @@ public final class ChangeFeed: Sendable {
         self.options = options
         self.log = log
         self.onDrop = onDrop
+        budget = FeedBudget(limit: options.maxBufferedBytes)
         let redis = store.redis.configuration
         let pattern = "__keyspace@\(redis.database)__:\(store.options.keyPrefix):{*}:log"
         let keyspacePrefix = "__keyspace@\(redis.database)__:"
@@ -149,6 +165,25 @@ public final class ChangeFeed: Sendable {
         return registry.generation.load(ordering: .sequentiallyConsistent)
     }
 
+    /// Bytes of events buffered unsent right now, over every subscription (an estimate: see
+    /// `FeedBudget`). Back to 0 once every subscription has been read up or has gone.
+    public var bufferedBytes: Int { budget.bytes }
+
+    /// Makes room in the shared budget: drops the subscription that holds the most bytes, in
+    /// any tenant, with a `too_slow` resync. False when no subscription holds any.
+    func dropLargest() -> Bool {
+        var largest: (feed: TenantFeed, id: Int, bytes: Int)?
+        for feed in registry.all() {
+            guard let (id, bytes) = feed.largest(), bytes > (largest?.bytes ?? 0) else { continue }
+            largest = (feed, id, bytes)
+        }
+        guard let largest else { return false }
+        largest.feed.dropTooSlow(
+            largest.id,
+            why: "the server's event buffers are full (\(options.maxBufferedBytes) bytes) and it held the most (\(largest.bytes) bytes)")
+        return true
+    }
+
     /// Subscriptions open right now, in every tenant.
     public var subscriptionCount: Int { registry.all().reduce(0) { $0 + $1.count } }
 
@@ -182,7 +217,14 @@ public final class ChangeFeed: Sendable {
     public func subscribe(_ scope: Scope, from cursor: StreamCursor? = nil) async throws(CairnError) -> Subscription {
         let bounds = try await store.streamBounds(tenant: scope.tenant.string)
         var start = cursor ?? bounds.head
-        let mailbox = Mailbox<FeedMessage>(capacity: options.maxBufferedEvents)
+        let feed = registry.feed(scope.tenant, orMake: {
+            TenantFeed(tenant: scope.tenant, store: store, options: options, log: log, onDrop: onDrop) { [weak self] in
+                self?.dropLargest() ?? false
+            }
+        })
+        let mailbox = Mailbox<FeedMessage>(
+            capacity: options.maxBufferedEvents, maxBytes: options.maxBufferedBytesPerSubscription, budget: budget,
+            weigh: { $0.approximateBytes }, onRoom: { [weak feed] in feed?.wake() })
         if let cursor {
             if cursor > bounds.head {
                 throw CairnError.invalidParams("from", "cursor \(cursor) is ahead of the stream (newest \(bounds.head)); use a cursor from an event")
@@ -193,8 +235,9 @@ public final class ChangeFeed: Sendable {
             }
         }
         let id = nextID.add(1, ordering: .relaxed).newValue
-        let feed = registry.feed(scope.tenant, orMake: { TenantFeed(tenant: scope.tenant, store: store, options: options, log: log, onDrop: onDrop) })
-        feed.add(id: id, scope: scope, cursor: start, mailbox: mailbox)
+        // Without `from` the subscription starts at the head: live. With one, it catches up,
+        // paced by its reader, until a read finds the head.
+        feed.add(id: id, scope: scope, cursor: start, mailbox: mailbox, live: cursor == nil)
         feed.wake()
         return Subscription(id: id, scope: scope, cursor: start, mailbox: mailbox) { [weak feed] in feed?.remove(id) }
     }
@@ -254,8 +297,8 @@ public final class Subscription: AsyncSequence, Sendable {
         mailbox.replaceAll(with: last)
     }
 
-    /// Everything queued right now, without waiting (for batching).
-    public func drainQueued() -> [FeedMessage] { mailbox.drain() }
+    /// Up to `limit` messages queued right now, oldest first, without waiting (for batching).
+    public func drainQueued(limit: Int = .max) -> [FeedMessage] { mailbox.drain(limit: limit) }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let mailbox: Mailbox<FeedMessage>
@@ -265,12 +308,16 @@ public final class Subscription: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(mailbox: mailbox) }
 }
 
-/// The subscriptions of one tenant, and the pump that reads its stream for them.
+/// The subscriptions of one tenant, and the pump that reads its stream for them (see
+/// `TenantFeed+Pump.swift`).
 final class TenantFeed: Sendable {
     struct Entry {
         var scope: Scope
         var cursor: StreamCursor
         var mailbox: Mailbox<FeedMessage>
+        /// At the stream's head (events are pushed as they come, and overflowing drops the
+        /// subscription); false while catching up from a cursor (read only as the reader makes room).
+        var live: Bool
     }
 
     let tenant: Name
@@ -278,16 +325,22 @@ final class TenantFeed: Sendable {
     let options: FeedOptions
     let log: @Sendable (String) -> Void
     let onDrop: @Sendable () -> Void
-    private let subscriptions = Mutex<[Int: Entry]>([:])
+    /// Drops the subscription holding the most bytes in the whole feed; false when none holds any.
+    let dropLargest: @Sendable () -> Bool
+    let subscriptions = Mutex<[Int: Entry]>([:])
     private let wakeups: AsyncStream<Void>.Continuation
     private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    init(tenant: Name, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void, onDrop: @escaping @Sendable () -> Void) {
+    init(
+        tenant: Name, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void,
+        onDrop: @escaping @Sendable () -> Void, dropLargest: @escaping @Sendable () -> Bool
+    ) {
         self.onDrop = onDrop
         self.tenant = tenant
         self.store = store
         self.options = options
         self.log = log
+        self.dropLargest = dropLargest
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
         let task = Task { [weak self] in
@@ -301,8 +354,8 @@ final class TenantFeed: Sendable {
 
     var count: Int { subscriptions.withLock { $0.count } }
 
-    func add(id: Int, scope: Scope, cursor: StreamCursor, mailbox: Mailbox<FeedMessage>) {
-        subscriptions.withLock { $0[id] = Entry(scope: scope, cursor: cursor, mailbox: mailbox) }
+    func add(id: Int, scope: Scope, cursor: StreamCursor, mailbox: Mailbox<FeedMessage>, live: Bool) {
+        subscriptions.withLock { $0[id] = Entry(scope: scope, cursor: cursor, mailbox: mailbox, live: live) }
     }
 
     func remove(_ id: Int) {
@@ -321,48 +374,17 @@ final class TenantFeed: Sendable {
         pump.withLock { $0?.cancel() }
     }
 
-    /// Reads the stream forward for every subscription until all are at its end. Subscriptions
-    /// at the same cursor (the usual case: all live) share one read.
-    func drain() async {
-        while true {
-            let snapshot = subscriptions.withLock { Array($0) }
-            if snapshot.isEmpty { return }
-            var groups: [StreamCursor: [(Int, Entry)]] = [:]
-            for (id, entry) in snapshot { groups[entry.cursor, default: []].append((id, entry)) }
-            var more = false
-            for (cursor, group) in groups {
-                let batch: [(cursor: StreamCursor, entry: LogEntry?)]
-                do {
-                    batch = try await store.readStream(tenant: tenant.string, after: cursor, count: options.readBatch)
-                } catch {
-                    return  // Redis is away; the next wake-up (poll or reconnect) tries again
-                }
-                guard let last = batch.last?.cursor else { continue }
-                if batch.count == options.readBatch { more = true }
-                for (id, entry) in group {
-                    var dropped = false
-                    var previous = cursor
-                    for item in batch {
-                        defer { previous = item.cursor }
-                        guard let event = item.entry, entry.scope.contains(event.ns) else { continue }
-                        switch entry.mailbox.push(.event(event)) {
-                        case .accepted: continue
-                        case .closed: dropped = true
-                        case .full:
-                            dropped = true
-                            // Resume point: just before the first event that did not fit.
-                            entry.mailbox.replaceAll(with: .resync(.tooSlow, cursor: previous))
-                            log("change feed: subscription \(id) on \(entry.scope) dropped: its reader fell \(options.maxBufferedEvents) events behind")
-                            onDrop()
-                        }
-                        break
-                    }
-                    subscriptions.withLock { all in
-                        if dropped { all.removeValue(forKey: id) } else { all[id]?.cursor = last }
-                    }
-                }
-            }
-            if !more { return }
-        }
+    /// The subscription holding the most buffered bytes, and how many.
+    func largest() -> (id: Int, bytes: Int)? {
+        let all = subscriptions.withLock { $0.map { ($0.key, $0.value.mailbox) } }
+        return all.map { ($0.0, $0.1.bytes) }.filter { $0.1 > 0 }.max { $0.1 < $1.1 }
+    }
+
+    /// Ends subscription `id` with a `too_slow` resync (its buffer is freed at once) and logs why.
+    func dropTooSlow(_ id: Int, why: String) {
+        guard let entry = subscriptions.withLock({ $0.removeValue(forKey: id) }) else { return }
+        entry.mailbox.replaceAll(with: .resync(.tooSlow, cursor: entry.cursor))
+        log("change feed: subscription \(id) on \(entry.scope) dropped: \(why)")
+        onDrop()
     }
 }

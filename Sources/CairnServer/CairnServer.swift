@@ -59,7 +59,11 @@ public final class CairnServer: Sendable {
         let registryBox = RegistryBox()
         let tokens = tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix)
         let feed = ChangeFeed(
-            store: store, options: FeedOptions(maxBufferedEvents: configuration.maxBufferedEvents),
+            store: store,
+            options: FeedOptions(
+                maxBufferedEvents: configuration.maxBufferedEvents,
+                maxBufferedBytesPerSubscription: configuration.maxBufferedBytesPerSubscription,
+                maxBufferedBytes: configuration.maxEventBufferBytes),
             log: { [logger] line in logger.notice("\(line)") }, onDrop: { metrics.subscriptionsDropped.increment() },
             extraChannels: [tokens.revocationChannel], onExtraMessage: { channel, hash in tokens.invalidate(hash: hash) },
             onListening: {
@@ -67,6 +71,7 @@ public final class CairnServer: Sendable {
                 // check the tokens that subscriptions run under once more.
                 Task { await registryBox.value?.recheckSubscriptionTokens(tokens) }
             })
+        metrics.observeEventBufferBytes { [weak feed] in feed?.bufferedBytes ?? 0 }
         await feed.start()
         return CairnServer(
             configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics,

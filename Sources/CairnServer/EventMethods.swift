@@ -119,6 +119,11 @@ struct Forwarder: Sendable {
     let metrics: ServerMetrics
     let subscriptions: ConnectionSubscriptions
 
+    /// Events taken from the subscription's buffer at a time (and values read in one go).
+    static let runLength = 256
+    /// Output gathered before it is written: events of a run go out in writes of about this size.
+    static let writeChunkBytes = 256 * 1024
+
     func run() async {
         defer { metrics.subscriptionsClosed.increment() }
         // The cursor of the last event sent: where a client resumes after a resync that ends
@@ -129,15 +134,19 @@ struct Forwarder: Sendable {
             if coalesceMilliseconds > 0, case .event = first {
                 try? await Task.sleep(nanoseconds: UInt64(coalesceMilliseconds) * 1_000_000)
                 messages += subscription.drainQueued()
+            } else {
+                // Whatever else is queued goes out with it: one value read and one write for the
+                // run, not one per event.
+                messages += subscription.drainQueued(limit: Self.runLength - 1)
             }
-            var events: [JSONValue] = []
+            var run: [LogEntry] = []
             for message in messages {
                 switch message {
                 case .event(let entry):
-                    events.append(await eventJSON(entry))
+                    run.append(entry)
                     lastSent = StreamCursor(entry.cursor) ?? lastSent
                 case .resync(let cause, let given):
-                    if !(await flush(&events)) { return }
+                    if !(await send(events: &run)) { return }
                     let cursor = cause == .trimmed ? given : lastSent
                     guard await send(resync(reason: cause.rawValue, message: cause.explanation(cursor: cursor), cursor: cursor)) else { return }
                     if cause == .tokenRevoked {
@@ -150,38 +159,50 @@ struct Forwarder: Sendable {
                     }
                 }
             }
-            if !(await flush(&events)) { return }
+            if !(await send(events: &run)) { return }
         }
     }
 
-    /// Sends pending events (one `events` notification when coalescing); false when the
-    /// connection is gone.
-    func flush(_ events: inout [JSONValue]) async -> Bool {
-        guard !events.isEmpty else { return true }
-        defer { events.removeAll() }
-        metrics.eventsSent.increment(by: Int64(events.count))
+    /// Sends a run of events (one `events` notification when coalescing), with their values
+    /// when asked, read for the whole run at once; false when the connection is gone.
+    func send(events run: inout [LogEntry]) async -> Bool {
+        guard !run.isEmpty else { return true }
+        defer { run.removeAll() }
+        metrics.eventsSent.increment(by: Int64(run.count))
+        var values: [JSONValue]?
+        if includeValues {
+            // Today's semantics: the value at the event's version; a value that cannot be read
+            // now (Redis away, history trimmed) is sent as null, as before.
+            var read: [JSONValue] = []
+            for start in stride(from: 0, to: run.count, by: Self.runLength) {
+                let slice = Array(run[start..<min(start + Self.runLength, run.count)])
+                read += (try? await store.values(at: slice)) ?? [JSONValue](repeating: .null, count: slice.count)
+            }
+            values = read
+        }
+        let events = run.enumerated().map { eventJSON($0.element, value: values?[$0.offset]) }
         if coalesceMilliseconds > 0 {
             return await send(notification("events", ["subscription": .string(name), "events": .array(events)]))
         }
+        var out: [UInt8] = []
         for event in events {
-            guard await send(notification("event", event)) else { return false }
-        }
-        return true
-    }
-
-    func eventJSON(_ entry: LogEntry) async -> JSONValue {
-        guard case .object(var o) = Wire.log(entry) else { return .null }
-        o["subscription"] = .string(name)
-        if o["agent"] == .null { o.removeValue(forKey: "agent") }
-        if o["reason"] == .null { o.removeValue(forKey: "reason") }
-        if includeValues {
-            if entry.op == .delete {
-                o["value"] = .null
-            } else {
-                o["value"] = (try? await store.get(entry.ns, key: entry.key.string, version: entry.version))??.value ?? .null
+            RPCCoding.notification(method: "event", event, into: &out)
+            out.append(UInt8(ascii: "\n"))
+            if out.count >= Self.writeChunkBytes {
+                guard await send(out) else { return false }
+                out.removeAll(keepingCapacity: true)
             }
         }
-        var ordered: [(JSONKey, JSONValue)] = [("subscription", o["subscription"]!)]
+        return out.isEmpty ? true : await send(out)
+    }
+
+    /// The `event` params: `value` only when values were asked for.
+    func eventJSON(_ entry: LogEntry, value: JSONValue?) -> JSONValue {
+        guard case .object(var o) = Wire.log(entry) else { return .null }
+        if o["agent"] == .null { o.removeValue(forKey: "agent") }
+        if o["reason"] == .null { o.removeValue(forKey: "reason") }
+        if let value { o["value"] = value }
+        var ordered: [(JSONKey, JSONValue)] = [("subscription", .string(name))]
         for (k, v) in o where k != "subscription" { ordered.append((k, v)) }
         return .object(.init(uniqueKeysWithValues: ordered))
     }

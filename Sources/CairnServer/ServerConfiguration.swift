@@ -31,6 +31,12 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection has to authenticate, from when it opens, before it is told so and
     /// closed (only with `auth: required`).
     public var authTimeoutMilliseconds: Int
+    /// Bytes of events one subscription may have waiting to be sent; past that, as past
+    /// `maxBufferedEvents`.
+    public var maxBufferedBytesPerSubscription: Int = 4 * 1_048_576
+    /// Bytes of events all subscriptions together may have waiting to be sent; past that, the
+    /// subscription holding the most gets a `resync` and is dropped.
+    public var maxEventBufferBytes: Int = 64 * 1_048_576
 
     public init(
         host: String = "127.0.0.1", port: Int = 7420, auth: AuthMode = .required, adminTokenHashes: Set<String> = [],

@@ -14,6 +14,10 @@ public final class ServerMetrics: Sendable {
     let subscriptionsClosed: Counter
     let subscriptionsDropped: Counter
     let eventsSent: Counter
+    /// Bytes of change events buffered unsent, over every subscription; read when the metrics
+    /// are emitted.
+    private let eventBufferBytes: Gauge
+    private let eventBufferBytesSource = Mutex<(@Sendable () -> Int)?>(nil)
 
     static let buckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -36,6 +40,13 @@ public final class ServerMetrics: Sendable {
             descriptor: .init(metricName: "cairn_subscriptions_dropped", unitName: "total", helpText: "Subscriptions dropped with a resync because the client read too slowly"))
         eventsSent = registry.makeCounter(
             descriptor: .init(metricName: "cairn_events_sent", unitName: "total", helpText: "Change events sent to subscribers"))
+        eventBufferBytes = registry.makeGauge(
+            descriptor: .init(metricName: "cairn_event_buffer", unitName: "bytes", helpText: "Bytes of change events buffered unsent, over every subscription (an estimate)"))
+    }
+
+    /// Where `cairn_event_buffer_bytes` is read from.
+    func observeEventBufferBytes(_ source: @escaping @Sendable () -> Int) {
+        eventBufferBytesSource.withLock { $0 = source }
     }
 
     /// Counts one answered request; `method` must be a known method name (or "unknown").
@@ -63,6 +74,7 @@ public final class ServerMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func exposition() -> [UInt8] {
+        if let source = eventBufferBytesSource.withLock({ $0 }) { eventBufferBytes.set(to: Double(source())) }
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out

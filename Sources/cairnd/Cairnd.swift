@@ -25,12 +25,13 @@ struct Cairnd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cairnd")
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: settings.listenHost, port: settings.listenPort, auth: settings.auth,
             adminTokenHashes: Set(settings.adminTokens.map(TokenStore.hash)), maxLineBytes: settings.maxLineBytes,
             maxConnections: settings.maxConnections, maxPendingOutputBytes: settings.maxPendingOutputBytes,
             maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents,
             authTimeoutMilliseconds: settings.authTimeoutMilliseconds)
+        configuration.maxEventBufferBytes = settings.maxEventBufferBytes
         do {
             try configuration.validate()
         } catch {

@@ -44,6 +44,9 @@ struct Options: ParsableArguments {
     @Option(help: "Events a subscription may have waiting to be sent before it is dropped with a resync. Env CAIRN_MAX_BUFFERED_EVENTS. Default 10000.")
     var maxBufferedEvents: Int?
 
+    @Option(help: "Bytes of change events all subscriptions together may have waiting to be sent; past it the subscription holding the most is dropped with a resync. Env CAIRN_MAX_EVENT_BUFFER_BYTES. Default 67108864.")
+    var maxEventBufferBytes: Int?
+
     @Option(help: "Bytes of unsent output per connection before the server stops reading its requests. Env CAIRN_MAX_PENDING_OUTPUT_BYTES. Default 4194304.")
     var maxPendingOutputBytes: Int?
 
@@ -80,6 +83,7 @@ struct Settings {
     var authTimeoutMilliseconds: Int
     var maxSubscriptions: Int
     var maxBufferedEvents: Int
+    var maxEventBufferBytes: Int
     var maxPendingOutputBytes: Int
     var storeOptions: StoreOptions
     var logLevel: String
@@ -137,6 +141,7 @@ struct Settings {
         authTimeoutMilliseconds = try int(o.authTimeoutMs, "CAIRN_AUTH_TIMEOUT_MS", 10_000)
         maxSubscriptions = try int(o.maxSubscriptions, "CAIRN_MAX_SUBSCRIPTIONS", 16)
         maxBufferedEvents = try int(o.maxBufferedEvents, "CAIRN_MAX_BUFFERED_EVENTS", 10_000, min: 10)
+        maxEventBufferBytes = try int(o.maxEventBufferBytes, "CAIRN_MAX_EVENT_BUFFER_BYTES", 64 * 1_048_576, min: 65_536)
         maxPendingOutputBytes = try int(o.maxPendingOutputBytes, "CAIRN_MAX_PENDING_OUTPUT_BYTES", 4 * 1_048_576, min: 65_536)
         storeOptions = StoreOptions(
             keyPrefix: o.keyPrefix ?? env("CAIRN_KEY_PREFIX") ?? "cairn",
@@ -185,6 +190,7 @@ struct Settings {
             "metrics=\(metricsHost.map { "\($0):\(metricsPort)" } ?? "off")", "max_line_bytes=\(maxLineBytes)",
             "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(maxConnections)", "auth_timeout_ms=\(authTimeoutMilliseconds)",
             "max_subscriptions=\(maxSubscriptions)", "max_buffered_events=\(maxBufferedEvents)",
+            "max_event_buffer_bytes=\(maxEventBufferBytes)",
             "max_pending_output_bytes=\(maxPendingOutputBytes)",
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
             "key_prefix=\(storeOptions.keyPrefix)", "request_id_retention_ms=\(storeOptions.requestIDRetentionMs)",
