@@ -2,8 +2,8 @@
 #   docker build -t cairn .
 #
 # The Swift image must be at least the Swift the package needs: Package.swift says 6.2
-# (Task.immediate, NonisolatedNonsendingByDefault); this pins 6.3, the compiler CI uses.
-FROM swift:6.3-bookworm AS build
+# (Task.immediate, NonisolatedNonsendingByDefault); this pins 6.3.1, the compiler CI uses.
+FROM swift:6.3.1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libhiredis-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -30,5 +30,5 @@ ENV CAIRN_LISTEN=0.0.0.0:7420 CAIRN_METRICS_LISTEN=0.0.0.0:9420
 EXPOSE 7420 9420
 # Readiness, not liveness: unhealthy while Redis does not answer or the change feed is not
 # listening (GET /health/ready on the metrics listener; `cairn ping` would pass with Redis down).
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["cairn", "health", "--metrics-url", "http://127.0.0.1:9420", "--timeout", "2"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["cairn", "health", "--metrics-url", "http://127.0.0.1:9420", "--timeout", "2.5"]
 ENTRYPOINT ["cairnd"]

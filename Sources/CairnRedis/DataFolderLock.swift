@@ -48,17 +48,20 @@ public final class DataFolderLock: Sendable {
         let previous = DataFolderLock.Contents(fd: fd)
         if let orphan = previous.redisPID, DataFolderLock.isRedisServer(pid: orphan) {
             close(fd)
+            // Its signal mask may block SIGTERM (inherited from the process that started it), so
+            // SHUTDOWN is the way that works, and saves the append-only file.
+            let stop = previous.redisPort.map { "redis-cli -p \($0) shutdown" } ?? "kill -9 \(orphan)"
             throw RedisError(
                 .configuration,
-                "a redis-server (pid \(orphan)) started on the data folder \(folder) by an earlier process still runs: stop it (kill \(orphan)) before starting another on the same folder")
+                "a redis-server (pid \(orphan)) started on the data folder \(folder) by an earlier process still runs: stop it (\(stop)) before starting another on the same folder")
         }
         descriptor = Mutex(fd)
         write(DataFolderLock.Contents(pid: getpid(), redisPID: nil))
     }
 
-    /// Records the `redis-server` started under this lock.
-    public func record(redisPID: Int32) {
-        write(Contents(pid: getpid(), redisPID: redisPID))
+    /// Records the `redis-server` started under this lock, and its loopback port.
+    public func record(redisPID: Int32, port: Int) {
+        write(Contents(pid: getpid(), redisPID: redisPID, redisPort: Int32(clamping: port)))
     }
 
     /// Gives the lock up (the file stays, naming no live process). Safe to call more than once.
@@ -81,14 +84,17 @@ public final class DataFolderLock: Sendable {
         }
     }
 
-    /// What the lock file says: `pid N` (the holder) and `redis-server N` (its child), a line each.
+    /// What the lock file says: `pid N` (the holder), `redis-server N` (its child) and
+    /// `port N` (the child's loopback port), a line each.
     struct Contents: Equatable {
         var pid: Int32?
         var redisPID: Int32?
+        var redisPort: Int32?
 
-        init(pid: Int32?, redisPID: Int32?) {
+        init(pid: Int32?, redisPID: Int32?, redisPort: Int32? = nil) {
             self.pid = pid
             self.redisPID = redisPID
+            self.redisPort = redisPort
         }
 
         init(text: String) {
@@ -98,6 +104,7 @@ public final class DataFolderLock: Sendable {
                 switch fields[0] {
                 case "pid": pid = value
                 case "redis-server": redisPID = value
+                case "port": redisPort = value
                 default: continue
                 }
             }
@@ -114,6 +121,7 @@ public final class DataFolderLock: Sendable {
             var lines = [String]()
             if let pid { lines.append("pid \(pid)") }
             if let redisPID { lines.append("redis-server \(redisPID)") }
+            if let redisPort { lines.append("port \(redisPort)") }
             return lines.map { $0 + "\n" }.joined()
         }
     }

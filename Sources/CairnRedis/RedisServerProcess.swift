@@ -81,7 +81,7 @@ public final class RedisServerProcess: Sendable {
                 if options.port != 0 { break }
                 continue
             }
-            lock.record(redisPID: process.processIdentifier)
+            lock.record(redisPID: process.processIdentifier, port: port)
             self.port = port
             self.process = process
             self.lock = lock

@@ -99,16 +99,17 @@ import Testing
             try await Self.withServers(redis: redis, pingTimeoutMilliseconds: 300) { server, metrics in
                 await eventually { server.server.feed.isListening }
                 // Paused, Redis takes every command and answers none until the pause ends (even
-                // CLIENT UNPAUSE waits): the pause is short, and the test waits it out.
+                // CLIENT UNPAUSE waits), so the test kills it once it has its answer.
                 let admin = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port, poolSize: 1))
                 defer { admin.close() }
-                _ = try admin.send(["CLIENT", "PAUSE", "3000", "ALL"])
+                _ = try admin.send(["CLIENT", "PAUSE", "30000", "ALL"])
+                defer { redis.kill9() }
 
                 let started = ContinuousClock.now
                 let ready = try await Self.get("/health/ready", port: metrics.port)
                 #expect(ready.status == 503, "\(ready.body)")
                 #expect(ready.body.contains { $0.contains("no answer to PING within 300 ms") }, "\(ready.body)")
-                #expect(ContinuousClock.now - started < .seconds(3), "readiness must answer within its bound, not when Redis does")
+                #expect(ContinuousClock.now - started < .seconds(20), "readiness must answer within its bound, not when Redis does")
             }
         }
     }

@@ -47,7 +47,7 @@ import Testing
         let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
         defer { server.stop(save: false) }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text == "pid \(getpid())\nredis-server \(server.processIdentifier)\n")
+        #expect(text == "pid \(getpid())\nredis-server \(server.processIdentifier)\nport \(server.port)\n")
     }
 
     @Test func aRedisServerLeftRunningOnTheFolderIsRefused() async throws {
@@ -56,28 +56,35 @@ import Testing
         // A redis-server that outlived the process that locked the folder (that process killed
         // with SIGKILL): the lock is free, the file still names the running redis-server.
         let executable = try #require(RedisServerProcess.findExecutable(), "redis-server not found")
+        let socket = (directory as NSString).appendingPathComponent("redis.sock")
         let orphan = Process()
         orphan.executableURL = URL(fileURLWithPath: executable)
-        orphan.arguments = ["--port", "0", "--dir", directory, "--save", "", "--appendonly", "no", "--logfile", "redis.log"]
+        orphan.arguments = [
+            "--port", "0", "--unixsocket", socket, "--dir", directory, "--save", "", "--appendonly", "no", "--logfile", "redis.log",
+        ]
         try orphan.run()
         defer {
-            orphan.terminate()
+            // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
+            kill(orphan.processIdentifier, SIGKILL)
             orphan.waitUntilExit()
         }
+        // The socket appears once redis-server has started (long after its exec).
+        await eventually { FileManager.default.fileExists(atPath: socket) }
         let path = (directory as NSString).appendingPathComponent(DataFolderLock.fileName)
-        try "pid 999999999\nredis-server \(orphan.processIdentifier)\n".write(toFile: path, atomically: true, encoding: .utf8)
-        // It names itself redis-server once exec'd: wait for that, not for a fixed time.
-        await eventually { (try? String(contentsOfFile: "/proc/\(orphan.processIdentifier)/comm", encoding: .utf8))?.hasPrefix("redis-server") ?? true }
+        try "pid 999999999\nredis-server \(orphan.processIdentifier)\nport 6399\n".write(toFile: path, atomically: true, encoding: .utf8)
         do {
             let lock = try DataFolderLock(folder: directory)
             lock.release()
-            Issue.record("the folder was locked while its redis-server runs")
+            let name = (try? String(contentsOfFile: "/proc/\(orphan.processIdentifier)/comm", encoding: .utf8)) ?? "?"
+            Issue.record("the folder was locked while its redis-server runs (running: \(orphan.isRunning), comm: \(name.debugDescription))")
         } catch {
             #expect(error.message.contains("a redis-server (pid \(orphan.processIdentifier))"), "\(error.message)")
+            #expect(error.message.contains("stop it (redis-cli -p 6399 shutdown)"), "\(error.message)")
         }
     }
 
     @Test func contentsRoundTripAndIgnoreNoise() {
+        #expect(DataFolderLock.Contents(text: "pid 12\nredis-server 34\nport 6379\n") == .init(pid: 12, redisPID: 34, redisPort: 6379))
         #expect(DataFolderLock.Contents(text: "pid 12\nredis-server 34\n") == .init(pid: 12, redisPID: 34))
         #expect(DataFolderLock.Contents(text: "garbage\npid x\nredis-server -3\n") == .init(pid: nil, redisPID: nil))
         #expect(DataFolderLock.Contents(pid: 5, redisPID: nil).text == "pid 5\n")
