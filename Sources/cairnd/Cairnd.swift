@@ -1,7 +1,7 @@
 import ArgumentParser
 import Cairn
-import CairnRedis
 import CairnProtocol
+import CairnRedis
 import CairnServer
 import Foundation
 import Logging
@@ -90,7 +90,8 @@ struct Cairnd: AsyncParsableCommand {
         do {
             server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
         } catch {
-            let failure = ListenFailure(address: "\(settings.listenHost):\(settings.listenPort)", flag: "--listen", environmentVariable: "CAIRN_LISTEN", error: error)
+            let failure = ListenFailure(
+                address: "\(settings.listenHost):\(settings.listenPort)", flag: "--listen", environmentVariable: "CAIRN_LISTEN", error: error)
             logger.critical("\(failure)")
             await pool.shutdown()
             throw ExitCode.failure
