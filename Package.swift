@@ -1,4 +1,7 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
+// 6.2 is the real minimum: the code uses `Task.immediate` and the upcoming feature
+// `NonisolatedNonsendingByDefault`, both new in Swift 6.2. An older toolchain stops here with
+// "package requires minimum Swift tools version 6.2" instead of failing deep in the build.
 import PackageDescription
 
 // Async functions that are not isolated run on their caller's executor (instead of hopping to
@@ -90,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "cairnd",
             dependencies: [
-                "CairnServer", "Cairn", "CairnRedis",
+                "CairnServer", "Cairn", "CairnRedis", "CairnProtocol",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,8 +103,12 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnClient", "CairnCore",
+                "CairnClient", "CairnCore", "CairnProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `cairn health` asks cairnd's metrics listener over HTTP.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The load generator: workloads through cairnd, or the same Redis commands directly.
@@ -115,6 +122,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The Swift examples of README.md and docs/*.md, so that every build compiles them
+        // (`DocExampleTests` checks they are the docs' text). Not a product; never run.
+        .executableTarget(
+            name: "DocExamples",
+            dependencies: ["Cairn", "CairnRedis", "CairnCore"],
+            path: "Examples/DocExamples"
+        ),
         // Shared by the test targets: the real Redis they use, and an in-process cairnd.
         .target(
             name: "CairnTestSupport",
@@ -127,7 +141,14 @@ let package = Package(
             path: "Sources/CairnTestSupport"
         ),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnProtocol"]),
-        .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
+        .testTarget(
+            name: "CairnCLITests",
+            dependencies: [
+                "CairnTestSupport", "CairnClient", "CairnServer", "Cairn", "CairnProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "CairnBenchTests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
         .testTarget(
             name: "CairnServerTests",

@@ -34,11 +34,14 @@ public final class RedisServerProcess: Sendable {
     public let port: Int
     public let options: Options
     private let process: Process
+    /// Held from before the start until the process has exited: one redis-server per folder.
+    private let lock: DataFolderLock
 
     /// The URL to reach this server.
     public var url: String { "redis://127.0.0.1:\(port)" }
 
-    /// Starts the server and waits (up to 10 s) until it answers `PING`.
+    /// Starts the server and waits (up to 10 s) until it answers `PING`. Refuses a data folder
+    /// that another `RedisServerProcess` (in this process or another) uses (see `DataFolderLock`).
     public init(_ options: Options) throws(RedisError) {
         self.options = options
         guard let executable = options.executable ?? RedisServerProcess.findExecutable() else {
@@ -51,6 +54,7 @@ public final class RedisServerProcess: Sendable {
         } catch {
             throw RedisError(.configuration, "cannot create the Redis data folder \(options.dataDirectory): \(error)")
         }
+        let lock = try DataFolderLock(folder: options.dataDirectory)
         var lastError = RedisError(.connection, "redis-server did not start")
         for _ in 0..<5 {
             let port = options.port != 0 ? options.port : RedisServerProcess.freeLoopbackPort()
@@ -77,8 +81,10 @@ public final class RedisServerProcess: Sendable {
                 if options.port != 0 { break }
                 continue
             }
+            lock.record(redisPID: process.processIdentifier, port: port)
             self.port = port
             self.process = process
+            self.lock = lock
             return
         }
         throw lastError
@@ -90,7 +96,10 @@ public final class RedisServerProcess: Sendable {
     /// Stops the server: `SHUTDOWN` (saving the append-only file unless `save` is false), then
     /// SIGKILL if it is still alive after a few seconds. Safe to call more than once.
     public func stop(save: Bool = true) {
-        guard process.isRunning else { return }
+        guard process.isRunning else {
+            lock.release()
+            return
+        }
         let connection = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: port, poolSize: 1))
         _ = try? connection.send(save ? ["SHUTDOWN"] : ["SHUTDOWN", "NOSAVE"])
         connection.close()
@@ -98,13 +107,18 @@ public final class RedisServerProcess: Sendable {
         while process.isRunning, Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        lock.release()
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
     public func kill9() {
-        guard process.isRunning else { return }
+        guard process.isRunning else {
+            lock.release()
+            return
+        }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        lock.release()
     }
 
     deinit { stop(save: options.appendOnly) }

@@ -3,18 +3,26 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A small HTTP server for Prometheus: `GET /metrics` (text exposition) and `GET /health`.
+/// A small HTTP server for operations: `GET /metrics` (Prometheus text exposition),
+/// `GET /health/live` (200 while the process serves HTTP at all) and `GET /health/ready` (200
+/// when `readiness` finds nothing wrong, else 503 with the reasons, one a line). `/health` is
+/// answered as `/health/ready`: a probe written against it must not see 200 while Redis is down.
 public final class MetricsServer: Sendable {
     public let port: Int
     private let channel: any Channel
 
-    public static func bind(host: String, port: Int, metrics: ServerMetrics, group: MultiThreadedEventLoopGroup = .singleton) async throws -> MetricsServer {
+    /// `readiness` is asked on every `/health/ready`; it must answer within a bounded time
+    /// (`CairnServer.readiness` gives up on Redis after 2 s).
+    public static func bind(
+        host: String, port: Int, metrics: ServerMetrics, readiness: @escaping @Sendable () async -> Readiness,
+        group: MultiThreadedEventLoopGroup = .singleton
+    ) async throws -> MetricsServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics, readiness: readiness))
                 }
             }
             .bind(host: host, port: port).get()
@@ -41,37 +49,63 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let metrics: ServerMetrics
+    let readiness: @Sendable () async -> Readiness
     private var path = ""
     private var keepAlive = false
 
-    init(metrics: ServerMetrics) { self.metrics = metrics }
+    init(metrics: ServerMetrics, readiness: @escaping @Sendable () async -> Readiness) {
+        self.metrics = metrics
+        self.readiness = readiness
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            path = head.uri
+            path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             keepAlive = head.isKeepAlive
         case .body:
             break
         case .end:
-            let (status, body): (HTTPResponseStatus, [UInt8]) =
-                switch path {
-                case "/metrics": (.ok, metrics.exposition())
-                case "/health": (.ok, Array("ok\n".utf8))
-                default: (.notFound, Array("not found: try /metrics\n".utf8))
+            switch path {
+            case "/metrics":
+                respond(context: context, status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.exposition())
+            case "/health/live":
+                respond(context: context, status: .ok, body: Array("live\n".utf8))
+            case "/health/ready", "/health":
+                // The check awaits Redis: off the event loop, answered back on it.
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let check = readiness
+                let eventLoop = context.eventLoop
+                Task {
+                    let outcome = await check()
+                    eventLoop.execute {
+                        let (handler, context) = bound.value
+                        if outcome.isReady {
+                            handler.respond(context: context, status: .ok, body: Array("ready\n".utf8))
+                        } else {
+                            let text = "not ready:\n" + outcome.problems.map { "- \($0)\n" }.joined()
+                            handler.respond(context: context, status: .serviceUnavailable, body: Array(text.utf8))
+                        }
+                    }
                 }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: path == "/metrics" ? "text/plain; version=0.0.4" : "text/plain")
-            headers.add(name: "Content-Length", value: String(body.count))
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            if keepAlive {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            } else {
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            default:
+                respond(context: context, status: .notFound, body: Array("not found: try /metrics, /health/live or /health/ready\n".utf8))
             }
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, contentType: String = "text/plain", body: [UInt8]) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnProtocol
 
 /// `cairn`: the command-line client of a `cairnd`.
 @main
@@ -27,8 +28,9 @@ struct CairnCLI: AsyncParsableCommand {
 
             Errors are printed on stderr as `cairn: <reason>: <message>`.
             """,
+        version: "cairn \(ProtocolInfo.serverVersion) (protocol \(ProtocolInfo.protocolVersion))",
         subcommands: [
-            Ping.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self, Watch.self,
+            Ping.self, Health.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self, Watch.self,
             BlockCommand.self, Context.self, TokenCommand.self, Call.self,
         ]
     )

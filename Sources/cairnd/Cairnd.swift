@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cairn
+import CairnProtocol
 import CairnRedis
 import CairnServer
 import Foundation
@@ -12,7 +13,8 @@ struct Cairnd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairnd",
         abstract: "Cairn's server: shared memory for teams of LLM agents, over NDJSON/JSON-RPC on TCP.",
-        discussion: "Every flag also reads an environment variable (CAIRN_…); flags win. Secrets only come from files or the environment.")
+        discussion: "Every flag also reads an environment variable (CAIRN_…); flags win. Secrets only come from files or the environment.",
+        version: "cairnd \(ProtocolInfo.serverVersion) (protocol \(ProtocolInfo.protocolVersion))")
 
     @OptionGroup var options: Options
 
@@ -84,22 +86,39 @@ struct Cairnd: AsyncParsableCommand {
             logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")
         }
         let store = Store(redis: pool, options: settings.storeOptions)
+        // Both sockets are open before anything says it listens: a taken port ends the start with
+        // the address and the flag that moves it.
         let server: CairnServer
         do {
             server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
         } catch {
-            logger.critical("cannot listen on \(settings.listenHost):\(settings.listenPort): \(error)")
+            let failure = ListenFailure(
+                address: "\(settings.listenHost):\(settings.listenPort)", flag: "--listen", environmentVariable: "CAIRN_LISTEN", error: error)
+            logger.critical("\(failure)")
             await pool.shutdown()
             throw ExitCode.failure
         }
-        logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
-
         var services: [any Service] = [CairnService(server: server)]
+        var metricsLine: String?
         if let host = settings.metricsHost {
-            let metrics = try await MetricsServer.bind(host: host, port: settings.metricsPort, metrics: server.metrics)
-            logger.info("metrics on http://\(host):\(metrics.port)/metrics")
-            services.append(MetricsService(server: metrics))
+            do {
+                let metrics = try await MetricsServer.bind(
+                    host: host, port: settings.metricsPort, metrics: server.metrics, readiness: { await server.readiness() })
+                metricsLine = "metrics on http://\(host):\(metrics.port)/metrics, health on /health/live and /health/ready"
+                services.append(MetricsService(server: metrics))
+            } catch {
+                let failure = ListenFailure(
+                    address: "\(host):\(settings.metricsPort)", flag: "--metrics-listen", environmentVariable: "CAIRN_METRICS_LISTEN", error: error)
+                logger.critical("\(failure) ('off' turns metrics off)")
+                server.beginGracefulShutdown()
+                server.feed.stop()
+                await pool.shutdown()
+                throw ExitCode.failure
+            }
         }
+        logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
+        if let metricsLine { logger.info("\(metricsLine)") }
+
         let group = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

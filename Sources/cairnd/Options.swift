@@ -8,7 +8,7 @@ struct Options: ParsableArguments {
     @Option(help: "host:port to listen on. Env CAIRN_LISTEN. Default 127.0.0.1:7420.")
     var listen: String?
 
-    @Option(help: "Redis URL redis://[:password@]host:port[/db]. Env CAIRN_REDIS_URL. Without one, cairnd starts its own redis-server (data under --data-dir).")
+    @Option(help: "Redis URL redis://[[user]:password@]host[:port][/db]. Env CAIRN_REDIS_URL. Without one, cairnd starts its own redis-server (data under --data-dir).")
     var redisURL: String?
 
     @Option(help: "Folder for the embedded redis-server's data. Env CAIRN_DATA_DIR. Default .cairn/data.")

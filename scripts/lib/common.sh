@@ -76,3 +76,33 @@ cairn_stop_redis() {
   done
   kill -9 "$pid" 2>/dev/null || true
 }
+
+# cairn_flag_value NAME ARGS...: the value of the last --NAME VALUE or --NAME=VALUE in ARGS
+# (cairnd's flags win over its environment, and ArgumentParser keeps the last one); prints
+# nothing when the flag is absent.
+cairn_flag_value() {
+  local name="--$1" value="" found=""
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      "$name") if [ $# -ge 2 ]; then value="$2"; found=1; shift; fi ;;
+      "$name"=*) value="${1#*=}"; found=1 ;;
+      --) break ;;
+    esac
+    shift
+  done
+  [ -n "$found" ] && printf '%s\n' "$value"
+  return 0
+}
+
+# cairn_connect_address HOST:PORT: where a client on this host reaches a server listening on
+# HOST:PORT (all interfaces, ":PORT", "0.0.0.0" or "[::]", are reached on loopback).
+cairn_connect_address() {
+  local address="$1" host port
+  port="${address##*:}"
+  host="${address%:*}"
+  case "$host" in
+    ""|0.0.0.0|"[::]"|"*") host=127.0.0.1 ;;
+  esac
+  printf '%s:%s\n' "$host" "$port"
+}

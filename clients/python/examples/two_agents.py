@@ -32,11 +32,13 @@ def writer(c: cairn.Client, ns: cairn.Namespace) -> None:
             text = c.block_get(ns, "findings").value
         except cairn.NotFound:
             text = ""
-        for change in changes:
-            if isinstance(change, cairn.Event) and change.key == "findings":
-                text = change.value or ""
-            if text.endswith("DONE"):
-                break
+        # The researcher may have finished before we subscribed: then no event is coming.
+        if not text.endswith("DONE"):
+            for change in changes:
+                if isinstance(change, cairn.Event) and change.key == "findings":
+                    text = change.value or ""
+                if text.endswith("DONE"):
+                    break
     context = c.agent_context(ns.tenant, "writer")  # every attached block, at one snapshot
     print(context.rendered)
     findings = [line[2:] for line in text.splitlines() if line.startswith("- ")]
