@@ -26,8 +26,14 @@ import Testing
         #expect(budget.bytes == 0)
         // A reader already waiting takes the element straight away: nothing is buffered.
         let reader = Task { await box.next() }
-        while box.push(50) == .accepted && budget.bytes > 0 { _ = box.drain() }  // until the reader waits
-        _ = await reader.value
+        // Until the reader waits: each try yields, so the reader's task gets a thread even when
+        // the cooperative pool is busy (a tight loop here once starved it for good).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while box.push(50) == .accepted && budget.bytes > 0 && ContinuousClock.now < deadline {
+            _ = box.drain()
+            await Task.yield()
+        }
+        #expect(await reader.value == 50)
         #expect(budget.bytes == 0)
     }
 
