@@ -29,7 +29,7 @@ struct CairnCLI: AsyncParsableCommand {
             """,
         subcommands: [
             Ping.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self, Watch.self,
-            BlockCommand.self, Context.self, TokenCommand.self, Call.self,
+            BlockCommand.self, Context.self, TokenCommand.self, Call.self, MCPCommand.self,
         ]
     )
 

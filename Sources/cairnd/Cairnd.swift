@@ -98,6 +98,7 @@ struct Cairnd: AsyncParsableCommand {
             logger.info("metrics on http://\(host):\(metrics.port)/metrics")
             services.append(MetricsService(server: metrics))
         }
+        if let mcp = settings.mcpListen { services.append(try await MCPEndpoint.bind(mcp, cairnd: settings, port: server.port, logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
