@@ -3,8 +3,9 @@ import CairnCore
 
 /// The session's connection to cairnd, made again after it breaks.
 ///
-/// A call on a broken connection fails (`connection_failed`: a write may or may not have been
-/// applied, so it is never sent twice here); the next call connects and authenticates anew.
+/// A read on a broken connection is sent once more on a new connection (reads change nothing).
+/// A write fails with `connection_failed` — it may or may not have been applied, so it is never
+/// sent twice here — and the next call connects and authenticates anew.
 actor CairnConnection {
     let url: String
     private let token: String?
@@ -20,7 +21,19 @@ actor CairnConnection {
         _ = try await current()
     }
 
+    /// Methods that write nothing: safe to send again after a broken connection.
+    static let reads: Set<String> = ["auth", "get", "search", "history", "log", "block.get", "block.list", "block.agents", "agent.blocks", "agent.context", "ping"]
+
     func call(_ method: String, _ params: JSONValue) async throws(CairnError) -> JSONValue {
+        do {
+            return try await callOnce(method, params)
+        } catch {
+            guard error.reason == .connectionFailed, Self.reads.contains(method) else { throw error }
+            return try await callOnce(method, params)
+        }
+    }
+
+    private func callOnce(_ method: String, _ params: JSONValue) async throws(CairnError) -> JSONValue {
         let client = try await current()
         do {
             return try await client.call(method, params)

@@ -121,7 +121,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             deadline?.cancel()
             deadline = nil
-            guard !rejected, let head else { return }
+            if rejected {
+                // The whole body was read (and dropped), so closing now cannot reset the
+                // connection under the 413 before the client reads it.
+                context.close(promise: nil)
+                return
+            }
+            guard let head else { return }
             self.head = nil
             guard HTTPSessionIdentity.pathOnly(head.uri) == configuration.path else {
                 write(context, status: 404, headers: ["Content-Type": "text/plain"], body: "not found: the MCP endpoint is \(configuration.path)\n", keepAlive: head.isKeepAlive)
@@ -155,10 +161,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Answers at once and drops the rest of the body; the connection closes when the body has
+    /// ended (or at the request deadline, which still runs, for a body that never ends).
     private func reject(_ context: ChannelHandlerContext, _ status: Int, _ message: String) {
         rejected = true
-        deadline?.cancel()
-        write(context, status: status, headers: ["Content-Type": "text/plain", "Connection": "close"], body: message + "\n", keepAlive: false)
+        write(context, status: status, headers: ["Content-Type": "text/plain", "Connection": "close"], body: message + "\n", keepAlive: true)
     }
 
     private func respond(_ context: ChannelHandlerContext, _ response: HTTPResponse, keepAlive: Bool) {

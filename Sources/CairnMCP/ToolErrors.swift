@@ -28,8 +28,10 @@ enum ToolErrors {
             "This session's token may not do that here (missing grant or outside its scope). Do not retry."
         case .unauthenticated:
             "The session's token is missing, wrong or revoked. Do not retry; the operator must give a valid token."
-        case .unavailable, .connectionFailed:
+        case .unavailable:
             "Cairn's storage is unreachable right now; nothing was written. Retry in a moment."
+        case .connectionFailed:
+            "The connection to Cairn broke: a write may or may not have been applied. Read the current state (memory_context, memory_get) before writing again; the next call reconnects."
         case .tooMany:
             "A limit of the server was reached: retry later or ask for less."
         case .wrongKind:

@@ -207,3 +207,34 @@ async def test_http_limits_body_size(cairnd, tenant, token) -> None:
         r = await http.post(cairnd.mcp_url, content=b"x" * (2 << 20), headers={
             "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
         assert r.status_code == 413
+
+
+async def test_notifications_resume_from_the_last_cursor_after_a_reconnect(cairnd, cairn_binary, tenant, token, wire) -> None:
+    """A write made while the session's change feed is disconnected is still announced."""
+    from breaker import Breaker
+
+    shared_block(wire, tenant, "notes", ["a1", "a2"], value="first")
+    breaker = Breaker(cairnd.port)
+    heard: list[str] = []
+    try:
+        async with open_session("stdio", type("Via", (), {"url": breaker.url})(), cairn_binary, tenant, "a1", token,
+                                on_updated=heard.append) as s:
+            uri = f"cairn://{tenant}///blocks/notes"
+            await s.subscribe_resource(uri)
+            wire.call("block.insert", {"ns": {"tenant": tenant}, "label": "notes", "text": "before", "agent": "a2"})
+            assert await wait_until(lambda: len(heard) == 1, 2.0)
+            breaker.cut()
+            # Written while the feed is away: only resuming from the cursor can announce it.
+            wire.call("block.insert", {"ns": {"tenant": tenant}, "label": "notes", "text": "during", "agent": "a2"})
+            await anyio.sleep(0.3)  # keep the feed away across at least one failed reconnect attempt
+            assert len(heard) == 1
+            accepted = breaker.accepted
+            breaker.restore()
+            assert await wait_until(lambda: len(heard) >= 2, 10.0), "the write during the outage was never announced"
+            assert breaker.accepted > accepted
+            assert heard[1] == uri
+            # And the tools work again on a fresh connection.
+            context = await call_ok(s, "memory_context", {})
+            assert "during" in context["rendered"]
+    finally:
+        breaker.close()
