@@ -155,7 +155,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol"]),
+        .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
     ]
 )
