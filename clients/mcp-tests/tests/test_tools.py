@@ -238,3 +238,35 @@ async def test_notifications_resume_from_the_last_cursor_after_a_reconnect(cairn
             assert "during" in context["rendered"]
     finally:
         breaker.close()
+
+
+async def test_cairn_mcp_listen_serves_http_in_front_of_any_cairnd(cairnd, cairn_binary, tenant, token, wire) -> None:
+    """`cairn mcp --listen`: the listener's --tenant is the default; each session names its agent."""
+    import subprocess
+
+    from conftest import _http_listens, _stop, _wait, free_port
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    shared_block(wire, tenant, "notes", ["lst"], value="x")
+    for _ in range(5):
+        port = free_port()
+        process = subprocess.Popen(
+            [cairn_binary, "mcp", "--url", cairnd.url, "--tenant", tenant, "--listen", f"127.0.0.1:{port}", "--max-sessions", "2"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if _wait(lambda: _http_listens(port), 20, process):
+            break
+        _stop(process)
+    else:
+        pytest.fail("cairn mcp --listen did not start")
+    try:
+        async with streamablehttp_client(f"http://127.0.0.1:{port}/mcp?agent=lst", headers={"Authorization": f"Bearer {token}"}) as (r, w, _):
+            async with ClientSession(r, w) as s:
+                await s.initialize()
+                out = await call_ok(s, "memory_insert", {"label": "notes", "text": "over http"})
+                assert out["value"] == "x\nover http"
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"http://127.0.0.1:{port}/elsewhere", content=b"{}")
+            assert r.status_code == 404
+    finally:
+        _stop(process)
