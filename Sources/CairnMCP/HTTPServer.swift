@@ -185,6 +185,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                         var buffer = channel.allocator.buffer(capacity: chunk.count)
                         buffer.writeBytes(chunk)
                         try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)))
+                        guard await sessions.sent(chunk.count, by: sessionID) else { break }
                     }
                     try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
                     if !keepAlive { try await channel.close() }

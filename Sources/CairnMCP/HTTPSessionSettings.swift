@@ -15,6 +15,10 @@ public struct MCPHTTPConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(600)
     /// Largest request body.
     public var maxBodyBytes = 1 << 20
+    /// Bytes of SSE one session may send. The SDK's transport keeps every message it sent for
+    /// `Last-Event-ID` replay until the session ends, so a session past this budget is closed
+    /// (its client initializes a new one) rather than let that store grow without bound.
+    public var maxSessionBytes = 64 << 20
     /// A request must arrive whole within this time.
     public var requestTimeout: Duration = .seconds(30)
     /// Used when a session names none (`cairn mcp --listen --tenant … --agent …`).

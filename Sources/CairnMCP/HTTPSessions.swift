@@ -14,6 +14,7 @@ actor HTTPSessions {
         let tokenDigest: [UInt8]
         var lastUsed: ContinuousClock.Instant
         var openStreams = 0
+        var sentBytes = 0
     }
 
     private let configuration: MCPHTTPConfiguration
@@ -109,6 +110,16 @@ actor HTTPSessions {
     func streamOpened(_ id: String?) {
         guard let id, sessions[id] != nil else { return }
         sessions[id]?.openStreams += 1
+    }
+
+    /// Counts SSE bytes sent by a session; false once it is past its budget (then it is closed).
+    func sent(_ bytes: Int, by id: String?) async -> Bool {
+        guard let id, sessions[id] != nil else { return true }
+        sessions[id]?.sentBytes += bytes
+        guard let total = sessions[id]?.sentBytes, total > configuration.maxSessionBytes else { return true }
+        logger.notice("mcp: session closed after sending \(total) bytes (the budget is \(configuration.maxSessionBytes))")
+        await close(id)
+        return false
     }
 
     func streamClosed(_ id: String?) {

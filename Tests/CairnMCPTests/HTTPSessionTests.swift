@@ -74,6 +74,17 @@ import Testing
         }
     }
 
+    @Test func aSessionPastItsByteBudgetIsClosed() async throws {
+        try await Self.withSessions({ $0.maxSessionBytes = 1000 }) { sessions, server in
+            let token = try await server.token(tenant: "mcp-\(UUID().uuidString.prefix(8))", grants: ["read"])
+            let id = try #require(Self.sessionID(await Self.open(sessions, token: token)))
+            #expect(await sessions.sent(600, by: id))
+            #expect(await sessions.sent(600, by: id) == false)
+            #expect(await sessions.count == 0)
+            #expect(await Self.ping(sessions, id: id, token: token).statusCode == 404)
+        }
+    }
+
     @Test func aSessionAnswersOnlyTheTokenThatOpenedIt() async throws {
         try await Self.withSessions({ _ in }) { sessions, server in
             let tenant = "mcp-\(UUID().uuidString.prefix(8))"
