@@ -5,8 +5,9 @@ import OrderedCollections
 
 /// Conversions between Cairn's JSON values and the MCP SDK's `Value`, in one place.
 ///
-/// The SDK decodes a JSON string that looks like a data URL (`data:…;base64,…`) as `.data`; it
-/// is turned back into that string, so a value that was text stays text. The SDK's objects are
+/// The SDK decodes a JSON string that is a data URL (`data:…`) as `.data`; it is turned back
+/// into a string the way the SDK writes it (`data:<type>;base64,…`), so a value that was text
+/// stays text — but not always the same text (`data:,hi` comes back as `data:text/plain;base64,aGk=`). The SDK's objects are
 /// Swift dictionaries, so member order is not kept on the way in; Cairn's results keep theirs in
 /// the JSON text of a tool result.
 enum JSONBridge {
@@ -17,7 +18,7 @@ enum JSONBridge {
         case .int(let i): .int(i)
         case .double(let d): .double(d)
         case .string(let s): .string(s)
-        case .data(let mimeType, let data): .string("data:\(mimeType ?? "");base64,\(data.base64EncodedString())")
+        case .data(let mimeType, let data): .string(data.dataURLEncoded(mimeType: mimeType))
         case .array(let a): .array(a.map(json))
         case .object(let o):
             .object(OrderedDictionary(uniqueKeysWithValues: o.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, json($0.value)) }))

@@ -39,16 +39,16 @@ struct MCPCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve Streamable HTTP on HOST:PORT instead of stdio.", valueName: "host:port"))
     var listen: String?
 
-    @Option(help: "With --listen: most open sessions. Default 100.")
+    @Option(help: "With --listen: most open sessions.")
     var maxSessions: Int = 100
 
-    @Option(help: "With --listen: seconds a session may stay idle (no request, no open stream). Default 600.")
+    @Option(help: "With --listen: seconds a session may stay idle (no request, no open stream).")
     var idleTimeout: Int = 600
 
-    @Option(help: "With --listen: largest request body in bytes. Default 1048576.")
+    @Option(help: "With --listen: largest request body in bytes.")
     var maxBodyBytes: Int = 1 << 20
 
-    @Option(help: "trace, debug, info, notice, warning, error (on stderr). Default notice.")
+    @Option(help: "trace, debug, info, notice, warning, error (on stderr).")
     var logLevel: String = "notice"
 
     func validate() throws {
@@ -56,6 +56,12 @@ struct MCPCommand: AsyncParsableCommand {
         try checkMinimum(idleTimeout, 1, flag: "--idle-timeout")
         try checkMinimum(maxBodyBytes, 1024, flag: "--max-body-bytes")
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel.debugDescription) is not a log level") }
+        if listen == nil {
+            guard tenant ?? environment("CAIRN_TENANT") != nil else { throw ValidationError("missing --tenant (or set CAIRN_TENANT)") }
+            guard agent ?? environment("CAIRN_AGENT") != nil else {
+                throw ValidationError("missing --agent (or set CAIRN_AGENT): the agent this session acts as")
+            }
+        }
     }
 
     func run() async throws {

