@@ -42,6 +42,7 @@ actor BlockWatcher {
     private var subscribedHere: Set<NamespaceBytes> = []
     private var client: CairnClient?
     private var loop: Task<Void, Never>?
+    private var starting: Task<Result<Void, CairnError>, Never>?
     private var stopped = false
 
     init(url: String, token: String?, logger: Logger, notify: @escaping @Sendable (String) async -> Void) {
@@ -59,19 +60,37 @@ actor BlockWatcher {
         subscribed[uri.string] = uri
         let ns = NamespaceBytes(uri)
         if namespaces[ns] == nil { namespaces[ns] = (uri, nil) }
-        if client == nil {
-            // The first subscription connects now, so its errors (too many, forbidden) reach the caller.
-            let client = try await CairnClient.connect(url: url, token: token)
-            if self.client == nil {
-                self.client = client
-                subscriptions = [:]
-                subscribedHere = []
-                loop = Task { await self.run(client) }
-            } else {
-                await client.close()
+        try await started()
+        // While the feed is reconnecting there is no client: the reconnect subscribes every
+        // namespace, this one included.
+        try await subscribeHere(ns)
+    }
+
+    /// The first subscription connects (once, however many ask at the same time), so its errors
+    /// (unreachable, unauthenticated) reach the caller; then the event loop runs.
+    private func started() async throws(CairnError) {
+        // Task cannot carry a typed error: the outcome is a Result.
+        let starting = self.starting ?? Task { () async -> Result<Void, CairnError> in
+            do throws(CairnError) {
+                try await self.connectFirst()
+                return .success(())
+            } catch {
+                return .failure(error)
             }
         }
-        try await subscribeHere(ns)
+        self.starting = starting
+        if case .failure(let error) = await starting.value {
+            if self.starting == starting { self.starting = nil }
+            throw error
+        }
+    }
+
+    private func connectFirst() async throws(CairnError) {
+        let client = try await CairnClient.connect(url: url, token: token)
+        self.client = client
+        subscriptions = [:]
+        subscribedHere = []
+        loop = Task { await self.run(client) }
     }
 
     func unsubscribe(_ uri: BlockResourceURI) {
