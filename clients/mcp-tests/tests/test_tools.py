@@ -270,3 +270,19 @@ async def test_cairn_mcp_listen_serves_http_in_front_of_any_cairnd(cairnd, cairn
             assert r.status_code == 404
     finally:
         _stop(process)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_blocks_in_several_namespaces_subscribed_at_once_are_all_announced(transport, cairnd, cairn_binary, tenant, token, wire) -> None:
+    wire.call("block.create", {"ns": {"tenant": tenant}, "label": "team", "agents": ["a1"]})
+    wire.call("block.create", {"ns": {"tenant": tenant, "task": "t/1", "role": "r é"}, "label": "mine", "agents": ["a1"]})
+    heard: set[str] = set()
+    async with open_session(transport, cairnd, cairn_binary, tenant, "a1", token, on_updated=heard.add) as s:
+        uris = sorted(str(r.uri) for r in (await s.list_resources()).resources)
+        assert uris == sorted([f"cairn://{tenant}///blocks/team", f"cairn://{tenant}/t%2F1/r%20%C3%A9/blocks/mine"])
+        async with anyio.create_task_group() as tg:
+            for uri in uris:
+                tg.start_soon(s.subscribe_resource, uri)
+        wire.call("block.insert", {"ns": {"tenant": tenant}, "label": "team", "text": "x"})
+        wire.call("block.insert", {"ns": {"tenant": tenant, "task": "t/1", "role": "r é"}, "label": "mine", "text": "y"})
+        assert await wait_until(lambda: heard == set(uris), 1.0), heard
