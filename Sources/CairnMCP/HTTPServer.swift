@@ -178,8 +178,16 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             let sessions = self.sessions
             let sessionID = headers.first { $0.key.lowercased() == HTTPHeaderName.sessionID.lowercased() }?.value
+            // An SSE comment every 25 s: a client that vanished without closing its connection
+            // makes a write fail, which closes the connection and ends the stream, so its session
+            // can go idle and be closed instead of held open forever.
+            let keepalive = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(25), delay: .seconds(25)) { _ in
+                channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: ": keepalive\n\n"))))
+                    .whenFailure { _ in channel.close(promise: nil) }
+            }
             streaming = Task {
                 await sessions.streamOpened(sessionID)
+                defer { keepalive.cancel() }
                 do {
                     for try await chunk in stream {
                         var buffer = channel.allocator.buffer(capacity: chunk.count)
@@ -187,6 +195,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                         try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)))
                         guard await sessions.sent(chunk.count, by: sessionID) else { break }
                     }
+                    keepalive.cancel()
                     try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
                     if !keepAlive { try await channel.close() }
                 } catch {
