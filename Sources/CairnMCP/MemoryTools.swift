@@ -61,7 +61,7 @@ struct MemoryTools: Sendable {
         case ToolCatalog.createBlock:
             let a = try ToolArguments(arguments, allowed: ["label", "value", "description", "limit", "read_only"])
             let label = try a.requiredString("label")
-            try Key.validate(label, field: "label")
+            try NameRules.key(label, field: "label")
             let created = try await client.call("block.create", params([
                 "ns": settings.namespace, "label": .string(label), "value": try a.string("value").map(JSONValue.string),
                 "description": try a.string("description").map(JSONValue.string), "limit": try a.int("limit", minimum: 1).map(JSONValue.int),
@@ -120,14 +120,14 @@ struct MemoryTools: Sendable {
     func namespace(_ a: ToolArguments) throws(CairnError) -> JSONValue {
         let task = try a.string("task"), role = try a.string("role")
         guard task != nil || role != nil else { return settings.namespace }
-        if let task { try Namespace.validateComponent(task, field: "task") }
-        if let role { try Namespace.validateComponent(role, field: "role") }
+        if let task { try NameRules.component(task, field: "task") }
+        if let role { try NameRules.component(role, field: "role") }
         return SessionSettings.namespace(tenant: settings.tenant, task: task, role: role)
     }
 
     /// The block attached to the session's agent under `label`, wherever it lives.
     func attachedBlock(_ label: String) async throws(CairnError) -> AttachedBlock {
-        try Key.validate(label, field: "label")
+        try NameRules.key(label, field: "label")
         let blocks = try await AttachedBlock.all(client, settings)
         guard let block = blocks.first(where: { sameName($0.label, label) }) else {
             let labels = blocks.map(\.label)

@@ -14,10 +14,10 @@ public struct SessionSettings: Sendable, Hashable {
     public var role: String?
 
     public init(url: String, tenant: String, agent: String, task: String? = nil, role: String? = nil) throws(CairnError) {
-        try Namespace.validateComponent(tenant, field: "tenant")
-        if let task { try Namespace.validateComponent(task, field: "task") }
-        if let role { try Namespace.validateComponent(role, field: "role") }
-        try Key.validate(agent, field: "agent")
+        try NameRules.component(tenant, field: "tenant")
+        if let task { try NameRules.component(task, field: "task") }
+        if let role { try NameRules.component(role, field: "role") }
+        try NameRules.key(agent, field: "agent")
         _ = try CairnClient.parse(url: url)
         self.url = url
         self.tenant = tenant
@@ -34,5 +34,19 @@ public struct SessionSettings: Sendable, Hashable {
         if let task { o["task"] = .string(task) }
         if let role { o["role"] = .string(role) }
         return .object(o)
+    }
+}
+
+/// CairnCore's name rules, the one place this module meets CairnCore's name types: names here
+/// stay Strings as the wire carries them, checked before they are sent.
+enum NameRules {
+    /// A tenant, task or role.
+    static func component(_ value: String, field: String) throws(CairnError) {
+        try Namespace.validateComponent(value, field: field)
+    }
+
+    /// A key, label or agent.
+    static func key(_ value: String, field: String) throws(CairnError) {
+        try Key.validate(value, field: field)
     }
 }
