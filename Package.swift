@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CairnProtocol", targets: ["CairnProtocol"]),
         .library(name: "CairnServer", targets: ["CairnServer"]),
         .library(name: "CairnClient", targets: ["CairnClient"]),
+        .library(name: "CairnMCP", targets: ["CairnMCP"]),
         .executable(name: "cairnd", targets: ["cairnd"]),
         .executable(name: "cairn", targets: ["cairn"]),
         .executable(name: "cairn-bench", targets: ["cairn-bench"]),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // Debian's libhiredis-dev, seen through a module map. No pkgConfig: the module map's
@@ -90,10 +92,24 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+        // Cairn as Model Context Protocol tools and resources for agents (stdio and Streamable HTTP).
+        .target(
+            name: "CairnMCP",
+            dependencies: [
+                "CairnClient", "CairnCore", "CairnProtocol",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "cairnd",
             dependencies: [
-                "CairnServer", "Cairn", "CairnRedis", "CairnProtocol",
+                "CairnServer", "Cairn", "CairnRedis", "CairnProtocol", "CairnMCP",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,12 +119,14 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnClient", "CairnCore", "CairnProtocol",
+                "CairnClient", "CairnCore", "CairnProtocol", "CairnMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `cairn health` asks cairnd's metrics listener over HTTP.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
             ]
         ),
         // The load generator: workloads through cairnd, or the same Redis commands directly.
@@ -158,6 +176,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
     ]
 )

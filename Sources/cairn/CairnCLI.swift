@@ -31,7 +31,7 @@ struct CairnCLI: AsyncParsableCommand {
         version: "cairn \(ProtocolInfo.serverVersion) (protocol \(ProtocolInfo.protocolVersion))",
         subcommands: [
             Ping.self, Health.self, Get.self, Put.self, Delete.self, Search.self, List.self, History.self, Log.self, Watch.self,
-            BlockCommand.self, Context.self, TokenCommand.self, Call.self,
+            BlockCommand.self, Context.self, TokenCommand.self, Call.self, MCPCommand.self,
         ]
     )
 

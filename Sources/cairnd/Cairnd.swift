@@ -116,6 +116,19 @@ struct Cairnd: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
+        if let mcp = settings.mcpListen {
+            do {
+                services.append(try await MCPEndpoint.bind(mcp, cairnd: settings, port: server.port, logger: logger))
+            } catch {
+                let failure = ListenFailure(
+                    address: "\(mcp.host):\(mcp.port)", flag: "--mcp-listen", environmentVariable: "CAIRN_MCP_LISTEN", error: error)
+                logger.critical("\(failure)")
+                server.beginGracefulShutdown()
+                server.feed.stop()
+                await pool.shutdown()
+                throw ExitCode.failure
+            }
+        }
         logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
         if let metricsLine { logger.info("\(metricsLine)") }
 

@@ -64,6 +64,9 @@ struct Options: ParsableArguments {
 
     @Option(help: "trace, debug, info, notice, warning, error. Env CAIRN_LOG_LEVEL. Default info.")
     var logLevel: String?
+
+    @Option(help: "host:port for the MCP Streamable HTTP endpoint (/mcp; sessions authenticate with Authorization: Bearer), or 'off'. Env CAIRN_MCP_LISTEN. Default off.")
+    var mcpListen: String?
 }
 
 /// The settings after flags, environment and defaults are merged and checked.
@@ -87,6 +90,8 @@ struct Settings {
     var maxPendingOutputBytes: Int
     var storeOptions: StoreOptions
     var logLevel: String
+    /// Where the MCP HTTP endpoint listens; nil when off.
+    var mcpListen: (host: String, port: Int)?
 
     init(_ o: Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         func env(_ name: String) -> String? {
@@ -153,6 +158,8 @@ struct Settings {
             throw ValidationError("the key prefix must be non-empty and hold no braces")
         }
         logLevel = o.logLevel ?? env("CAIRN_LOG_LEVEL") ?? "info"
+        let mcp = o.mcpListen ?? env("CAIRN_MCP_LISTEN") ?? "off"
+        mcpListen = mcp == "off" ? nil : try Settings.hostPort(mcp, what: "MCP listen address")
     }
 
     static func atLeast(_ v: Int, _ min: Int, _ name: String) throws -> Int {
@@ -194,6 +201,7 @@ struct Settings {
             "max_pending_output_bytes=\(maxPendingOutputBytes)",
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
             "key_prefix=\(storeOptions.keyPrefix)", "request_id_retention_ms=\(storeOptions.requestIDRetentionMs)",
+            "mcp=\(mcpListen.map { "\($0.host):\($0.port)" } ?? "off")",
         ].joined(separator: " ")
     }
 }
