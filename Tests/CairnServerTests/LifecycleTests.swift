@@ -35,6 +35,7 @@ import Testing
         }
         #expect(try await client.ping())  // the connection itself is fine
 
+        // The same port: RedisServerProcess left it in TIME_WAIT, so nobody was given it meanwhile.
         redis = try RedisServerProcess(.init(dataDirectory: directory, port: port, appendOnly: true))
         // The same connections work again.
         #expect(try await client.get(ns, key: "k")?.value == 1)
@@ -48,24 +49,29 @@ import Testing
     }
 
     @Test func requestInFlightAtShutdownIsAnswered() async throws {
-        let server = try await TestServer()
-        let t = uniqueTenant()
-        let ns = try Namespace(tenant: t)
-        let client = try await server.client(admin: true)
-        let idle = try await server.client(admin: true)
-        // Hold the backing Redis for a moment so that the put is surely in flight.
-        let pauser = RedisConnection(configuration: try RedisConfiguration(url: TestRedis.url))
-        defer { pauser.close() }
-        _ = try pauser.run(["CLIENT", "PAUSE", "1000", "WRITE"])
-        let inFlight = Task { try await client.put(ns, key: "paused", value: "answered too") }
-        await eventually { server.server.requestsInFlight > 0 }
-        server.server.beginGracefulShutdown()
-        // The request in flight gets its answer…
-        #expect(try await inFlight.value.version == 1)
-        // …and then the connections close; new ones are refused.
-        await expectError(.connectionFailed) { () throws(CairnError) in try await idle.ping() }
-        await expectError(.connectionFailed) { () throws(CairnError) in _ = try await CairnClient.connect(port: server.port) }
-        await server.stop()
-        #expect(try await TestRedis.store().get(ns, key: "paused")?.value == "answered too")
+        // A private Redis: the test holds it still, which must not stall anyone else's tests.
+        try await TestRedis.withPrivateServer { redis in
+            let pool = RedisPool(configuration: try RedisConfiguration(url: redis.url, poolSize: 4))
+            let server = try await TestServer(pool: pool)
+            let t = uniqueTenant()
+            let ns = try Namespace(tenant: t)
+            let client = try await server.client(admin: true)
+            let idle = try await server.client(admin: true)
+            let inFlight = try await redis.whileFrozen {
+                // Redis holds every command until it thaws: the put is surely in flight.
+                let inFlight = Task { try await client.put(ns, key: "paused", value: "answered too") }
+                await eventually { server.server.requestsInFlight > 0 }
+                server.server.beginGracefulShutdown()
+                return inFlight
+            }
+            // The request in flight gets its answer…
+            #expect(try await inFlight.value.version == 1)
+            // …and then the connections close; new ones are refused.
+            await expectError(.connectionFailed) { () throws(CairnError) in try await idle.ping() }
+            await expectError(.connectionFailed) { () throws(CairnError) in _ = try await CairnClient.connect(port: server.port) }
+            await server.stop()
+            #expect(try await server.store.get(ns, key: "paused")?.value == "answered too")
+            await pool.shutdown()
+        }
     }
 }

@@ -27,6 +27,7 @@ import Testing
         await expectError(.unavailable) { () throws(CairnError) in try await store.get(ns, key: "k") }
         #expect(Date().timeIntervalSince(started) < 5, "failing must be prompt")
 
+        // The same port: RedisServerProcess left it in TIME_WAIT, so nobody was given it meanwhile.
         server = try RedisServerProcess(.init(dataDirectory: directory, port: port, appendOnly: true))
         // The same store, not rebuilt: the first request after the restart already works.
         #expect(try await store.get(ns, key: "k")?.value == 1)
