@@ -263,8 +263,7 @@ func key(_ event: JSONValue) -> String {
             let events = EventCollector(watcher)
             _ = try await watcher.subscribe(try Scope(tenant: t))
             let writer = try await server.client(admin: true)
-            let killer = RedisConnection(configuration: try RedisConfiguration(url: redis.url))
-            defer { killer.close() }
+            let killer = RedisPool(configuration: try RedisConfiguration(url: redis.url, poolSize: 1))
             let written = SharedCounter()
             let writes = Task {
                 for i in 0..<300 {
@@ -275,7 +274,7 @@ func key(_ event: JSONValue) -> String {
             // Five kills spread over the writes: each lands after the next 50 writes, with more to come.
             for round in 1...5 {
                 await eventually(30) { written.value >= round * 50 }
-                _ = try killer.run(["CLIENT", "KILL", "TYPE", "pubsub"])
+                _ = try await killer.withConnection { try $0.run(["CLIENT", "KILL", "TYPE", "pubsub"]) }
             }
             try await writes.value
             let got = try await events.events(300)
@@ -286,6 +285,7 @@ func key(_ event: JSONValue) -> String {
             await watcher.close()
             await server.stop()
             await pool.shutdown()
+            await killer.shutdown()
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
     @Test func redisOutageGivesPromptUnavailableAndTheSameConnectionsRecover() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-srv-outage-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var redis: RedisServerProcess? = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: true))
+        var redis: RedisServerProcess? = try await RedisServerProcess.started(.init(dataDirectory: directory, appendOnly: true))
         let port = redis!.port
         var configuration = try RedisConfiguration(url: redis!.url, poolSize: 4)
         configuration.connectTimeoutMilliseconds = 500
@@ -23,7 +23,7 @@ import Testing
         let admin = try await server.client(admin: true)
         try await client.put(ns, key: "k", value: 1)
 
-        redis!.stop(save: true)
+        await redis!.stopped(save: true)
         redis = nil
         for c in [client, admin] {
             let started = ContinuousClock.now
@@ -36,7 +36,7 @@ import Testing
         #expect(try await client.ping())  // the connection itself is fine
 
         // The same port: RedisServerProcess left it in TIME_WAIT, so nobody was given it meanwhile.
-        redis = try RedisServerProcess(.init(dataDirectory: directory, port: port, appendOnly: true))
+        redis = try await RedisServerProcess.started(.init(dataDirectory: directory, port: port, appendOnly: true))
         // The same connections work again.
         #expect(try await client.get(ns, key: "k")?.value == 1)
         #expect(try await client.put(ns, key: "k", value: 3).version == 2)
@@ -45,7 +45,7 @@ import Testing
         await admin.close()
         await server.stop()
         await pool.shutdown()
-        redis!.stop(save: false)
+        await redis!.stopped(save: false)
     }
 
     @Test func requestInFlightAtShutdownIsAnswered() async throws {
@@ -57,6 +57,9 @@ import Testing
             let ns = try Namespace(tenant: t)
             let client = try await server.client(admin: true)
             let idle = try await server.client(admin: true)
+            // The clients' `auth` requests count as in flight until just after their answers are
+            // written: wait until they are done, so that the count below can only be the put.
+            await eventually { server.server.requestsInFlight == 0 }
             let inFlight = try await redis.whileFrozen {
                 // Redis holds every command until it thaws: the put is surely in flight.
                 let inFlight = Task { try await client.put(ns, key: "paused", value: "answered too") }

@@ -86,16 +86,17 @@ import Glibc
         chmod(fake, 0o755)
         try await TestRedis.withPrivateServer { (other: RedisServerProcess) async throws in
             do throws(RedisError) {
-                let started = try RedisServerProcess(.init(dataDirectory: directory, port: other.port, appendOnly: false, executable: fake))
+                let started = try await RedisServerProcess.started(
+                    .init(dataDirectory: directory, port: other.port, appendOnly: false, executable: fake))
                 started.kill9()
                 Issue.record("took the redis-server already on port \(other.port) for the one it started")
             } catch {
                 #expect(error.message.contains("another redis-server answers on port \(other.port)"), "\(error)")
             }
             // The other server was left alone.
-            let connection = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: other.port))
-            defer { connection.close() }
-            #expect(try connection.send(["PING"]).string == "PONG")
+            let pool = RedisPool(configuration: RedisConfiguration(host: "127.0.0.1", port: other.port, poolSize: 1))
+            #expect(try await pool.send(["PING"]).string == "PONG")
+            await pool.shutdown()
         }
     }
 }
