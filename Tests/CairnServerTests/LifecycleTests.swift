@@ -13,7 +13,8 @@ import Testing
         var redis: RedisServerProcess? = try await RedisServerProcess.started(.init(dataDirectory: directory, appendOnly: true))
         let port = redis!.port
         var configuration = try RedisConfiguration(url: redis!.url, poolSize: 4)
-        configuration.connectTimeoutMilliseconds = 500
+        // Long enough for a loaded machine to connect after the restart; a stopped Redis refuses at once anyway.
+        configuration.connectTimeoutMilliseconds = 5000
         let pool = RedisPool(configuration: configuration)
         let server = try await TestServer(pool: pool)
         let t = uniqueTenant()

@@ -12,7 +12,8 @@ import Testing
         var server: RedisServerProcess? = try await RedisServerProcess.started(.init(dataDirectory: directory, appendOnly: true))
         let port = server!.port
         var configuration = try RedisConfiguration(url: server!.url, poolSize: 4)
-        configuration.connectTimeoutMilliseconds = 500
+        // Long enough for a loaded machine to connect after the restart; a stopped Redis refuses at once anyway.
+        configuration.connectTimeoutMilliseconds = 5000
         let pool = RedisPool(configuration: configuration)
         let store = Store(redis: pool)
         let ns = try Namespace(tenant: uniqueTenant())
