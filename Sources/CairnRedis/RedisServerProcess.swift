@@ -133,9 +133,18 @@ public final class RedisServerProcess: Sendable {
             let connection = RedisConnection(configuration: configuration)
             do {
                 let reply = try connection.send(["PING"])
+                // Whoever answers must be the process just started: if its port was taken
+                // after all, another test's redis-server may answer there while ours exits.
+                let info = try connection.send(["INFO", "server"]).string ?? ""
                 connection.close()
-                if reply.string == "PONG" { return nil }
-                last = RedisError(.connection, "redis-server answered PING with \(reply)")
+                guard reply.string == "PONG" else {
+                    last = RedisError(.connection, "redis-server answered PING with \(reply)")
+                    usleep(20_000)
+                    continue
+                }
+                if info.contains("process_id:\(process.processIdentifier)\r") { return nil }
+                return RedisError(
+                    .connection, "another redis-server answers on port \(configuration.port) (the port was taken after it was chosen)")
             } catch {
                 last = error
             }
@@ -156,22 +165,51 @@ public final class RedisServerProcess: Sendable {
         return nil
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    /// A TCP port on 127.0.0.1 for a redis-server about to be started on it. A port merely
+    /// free a moment ago could be handed to someone else (another `bind` to port 0, another
+    /// test's server) before redis-server binds it; so the port is left with a connection of
+    /// ours in TIME_WAIT on its side (for the kernel's 60 s): the kernel then hands it to no one
+    /// who asks for a free port, while redis-server, which binds with SO_REUSEADDR, may still
+    /// bind it by number. If that fails all the same, `init` starts over on another port.
     public static func freeLoopbackPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        if let reserved = reservedLoopbackPort() { return reserved }
+        return 20000 + Int.random(in: 0..<12000)  // below the usual ephemeral range (32768...)
+    }
+
+    /// Binds a listener (SO_REUSEADDR) to 127.0.0.1:0, connects to it, accepts, and closes the
+    /// accepted side first, so that TIME_WAIT stays on the listener's port. Nil if a step fails.
+    static func reservedLoopbackPort() -> Int? {
+        func loopback(port: UInt16) -> sockaddr_in {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return address
         }
-        guard bound == 0 else { return 20000 + Int.random(in: 0..<20000) }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { return nil }
+        defer { close(listener) }
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = loopback(port: 0)
+        var named = length
+        guard
+            withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }) == 0,
+            listen(listener, 1) == 0,
+            withUnsafeMutablePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &named) } }) == 0
+        else { return nil }
+        let port = UInt16(bigEndian: address.sin_port)
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard client >= 0 else { return nil }
+        defer { close(client) }
+        var target = loopback(port: port)
+        guard withUnsafePointer(to: &target, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }) == 0 else {
+            return nil
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let accepted = accept(listener, nil, nil)  // loopback: the handshake is already done
+        guard accepted >= 0 else { return nil }
+        close(accepted)  // closes first: TIME_WAIT is on 127.0.0.1:port's side
+        return Int(port)
     }
 }

@@ -1,6 +1,7 @@
 import Cairn
 import CairnRedis
 import Foundation
+import NIOPosix
 import Testing
 
 /// The real Redis the tests use: `CAIRN_TEST_REDIS_URL` (set by `scripts/test`), or else a
@@ -40,9 +41,35 @@ extension TestRedis {
     public static func withPrivateServer<T>(_ body: (RedisServerProcess) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-private-redis-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
-        defer { server.stop(save: false) }
-        return try await body(server)
+        let server = try await RedisServerProcess.started(.init(dataDirectory: directory, appendOnly: false))
+        do {
+            let result = try await body(server)
+            await server.stopped(save: false)
+            return result
+        } catch {
+            await server.stopped(save: false)
+            throw error
+        }
+    }
+}
+
+extension RedisServerProcess {
+    /// Starts a redis-server as `init` does, on a thread of NIO's blocking pool: starting one
+    /// waits for its PING in blocking calls, which would hold one of the few threads of Swift's
+    /// cooperative pool that every other test running meanwhile needs.
+    public static func started(_ options: Options) async throws(RedisError) -> RedisServerProcess {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { try RedisServerProcess(options) }
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.configuration, "cannot start redis-server: \(error)")
+        }
+    }
+
+    /// `stop(save:)` (which waits for the process to exit), on a thread of NIO's blocking pool.
+    public func stopped(save: Bool = true) async {
+        _ = try? await NIOThreadPool.singleton.runIfActive { self.stop(save: save) }
     }
 }
 

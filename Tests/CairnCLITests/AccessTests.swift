@@ -118,29 +118,29 @@ import Testing
     }
 
     @Test func unreachableServerExits5() async throws {
-        let server = try await TestServer()
-        let url = server.url
-        await server.stop()
-        let result = try await CLI.run(["ping", "--url", url])
-        #expect(result.status == 5, "\(result)")
-        #expect(result.stderr.hasPrefix("cairn: connection_failed: "), "\(result)")
-        let get = try await CLI.run(["get", "k", "--url", url, "--tenant", "t"], token: "whatever")
-        #expect(get.status == 5, "\(get)")
+        // A port held bound but not listening: refused for certain, and no other server can take it.
+        try await withRefusingPort { port in
+            let url = "cairn://127.0.0.1:\(port)"
+            let result = try await CLI.run(["ping", "--url", url])
+            #expect(result.status == 5, "\(result)")
+            #expect(result.stderr.hasPrefix("cairn: connection_failed: "), "\(result)")
+            let get = try await CLI.run(["get", "k", "--url", url, "--tenant", "t"], token: "whatever")
+            #expect(get.status == 5, "\(get)")
+        }
     }
 
     @Test func unavailableRedisExits5() async throws {
-        // A Redis port nobody listens on: the one a stopped server just gave back.
-        let probe = try await TestServer()
-        let deadPort = probe.port
-        await probe.stop()
-        var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(deadPort)", poolSize: 1)
-        configuration.connectTimeoutMilliseconds = 500
-        let pool = RedisPool(configuration: configuration)
-        let server = try await TestServer(pool: pool)
-        let result = try await CLI.run(["get", "k", "--url", server.url, "--tenant", uniqueTenant()], token: server.adminToken)
-        #expect(result.status == 5, "\(result)")
-        #expect(result.stderr.hasPrefix("cairn: unavailable: "), "\(result)")
-        await server.stop()
-        await pool.shutdown()
+        // A Redis port nobody listens on, held so that no other test's redis-server takes it.
+        try await withRefusingPort { deadPort in
+            var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(deadPort)", poolSize: 1)
+            configuration.connectTimeoutMilliseconds = 500
+            let pool = RedisPool(configuration: configuration)
+            let server = try await TestServer(pool: pool)
+            let result = try await CLI.run(["get", "k", "--url", server.url, "--tenant", uniqueTenant()], token: server.adminToken)
+            #expect(result.status == 5, "\(result)")
+            #expect(result.stderr.hasPrefix("cairn: unavailable: "), "\(result)")
+            await server.stop()
+            await pool.shutdown()
+        }
     }
 }

@@ -97,11 +97,15 @@ import Testing
         let writer = try await server.client(admin: true)
         let reader = try await server.client(admin: true)
         let rounds = 150
+        let readsDone = SharedCounter()
         let writes = Task {
             // a is always written first, so a >= b at every instant.
             for i in 1...rounds {
                 try await writer.rethink(ns, label: "a", value: String(i))
                 try await writer.rethink(ns, label: "b", value: String(i))
+                // Every 10 rounds, let the reader catch up a little: reads surely happen all
+                // through the writes, however the machine schedules the two.
+                if i % 10 == 0 { await eventually { readsDone.value >= i / 10 } }
             }
         }
         var reads = 0
@@ -114,6 +118,7 @@ import Testing
             #expect(context.blocks[0].version == a + 1 && context.blocks[1].version == b + 1)
             if a > b { sawBetween = true }
             reads += 1
+            readsDone.increment()
             if b == rounds { break }
         }
         try await writes.value

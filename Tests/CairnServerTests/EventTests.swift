@@ -253,30 +253,40 @@ func key(_ event: JSONValue) -> String {
     }
 
     @Test func killedPubSubConnectionLosesNoEvent() async throws {
-        let server = try await TestServer()
-        let t = uniqueTenant()
-        let ns = try Namespace(tenant: t)
-        let watcher = try await server.client(admin: true)
-        let events = EventCollector(watcher)
-        _ = try await watcher.subscribe(try Scope(tenant: t))
-        let writer = try await server.client(admin: true)
-        let killer = RedisConnection(configuration: try RedisConfiguration(url: TestRedis.url))
-        defer { killer.close() }
-        let writes = Task {
-            for i in 0..<300 { try await writer.put(ns, key: "k\(i % 5)", value: .int(i)) }
+        // A private Redis: killing every pub/sub connection would hit other tests' servers too.
+        try await TestRedis.withPrivateServer { redis in
+            let pool = RedisPool(configuration: try RedisConfiguration(url: redis.url, poolSize: 4))
+            let server = try await TestServer(pool: pool)
+            let t = uniqueTenant()
+            let ns = try Namespace(tenant: t)
+            let watcher = try await server.client(admin: true)
+            let events = EventCollector(watcher)
+            _ = try await watcher.subscribe(try Scope(tenant: t))
+            let writer = try await server.client(admin: true)
+            let killer = RedisPool(configuration: try RedisConfiguration(url: redis.url, poolSize: 1))
+            let written = SharedCounter()
+            let writes = Task {
+                for i in 0..<300 {
+                    try await writer.put(ns, key: "k\(i % 5)", value: .int(i))
+                    written.increment()
+                }
+            }
+            // Five kills spread over the writes: each lands after the next 50 writes, with more to come.
+            for round in 1...5 {
+                await eventually(30) { written.value >= round * 50 }
+                _ = try await killer.withConnection { try $0.run(["CLIENT", "KILL", "TYPE", "pubsub"]) }
+            }
+            try await writes.value
+            let got = try await events.events(300)
+            #expect(got.count == 300)
+            #expect(Set(got.map(key)).count == 300)
+            await eventually { server.server.feed.isListening }
+            await writer.close()
+            await watcher.close()
+            await server.stop()
+            await pool.shutdown()
+            await killer.shutdown()
         }
-        for _ in 0..<5 {
-            _ = try killer.run(["CLIENT", "KILL", "TYPE", "pubsub"])
-            try await Task.sleep(nanoseconds: 20_000_000)  // spread the kills over the writes
-        }
-        try await writes.value
-        let got = try await events.events(300)
-        #expect(got.count == 300)
-        #expect(Set(got.map(key)).count == 300)
-        await eventually { server.server.feed.isListening }
-        await writer.close()
-        await watcher.close()
-        await server.stop()
     }
 
     @Test func slowSubscriberIsDroppedAndOthersAreUnaffected() async throws {

@@ -143,27 +143,31 @@ import Testing
     }
 
     @Test func gracefulShutdownAnswersPipelinedReadsInFlight() async throws {
-        let server = try await TestServer()
-        let tenant = uniqueTenant()
-        let ns = try Namespace(tenant: tenant)
-        let count = 20
-        for i in 0..<count { try await server.store.put(ns, key: "k\(i)", value: .int(i), by: alice) }
-        let raw = try await connect(server, token: server.adminToken)
-        // Hold every Redis command for a moment, so that the reads are surely in flight.
-        let pauser = RedisConnection(configuration: try RedisConfiguration(url: TestRedis.url))
-        defer { pauser.close() }
-        _ = try pauser.run(["CLIENT", "PAUSE", "800", "ALL"])
-        try await raw.send((0..<count).map { get($0, tenant, "k\($0)") }.joined())
-        await eventually { server.server.peakRequestsInFlightPerConnection >= count }
-        #expect(server.server.requestsInFlight == 1)  // one connection, busy
-        server.server.beginGracefulShutdown()
-        for i in 0..<count {
-            let answer = try #require(try await raw.readJSON())
-            #expect(answer["id"] == .int(i))
-            #expect(answer["result"]?["value"] == .int(i))
+        // A private Redis: the test holds it still, which must not stall anyone else's tests.
+        try await TestRedis.withPrivateServer { redis in
+            let pool = RedisPool(configuration: try RedisConfiguration(url: redis.url, poolSize: 4))
+            let server = try await TestServer(pool: pool)
+            let tenant = uniqueTenant()
+            let ns = try Namespace(tenant: tenant)
+            let count = 20
+            for i in 0..<count { try await server.store.put(ns, key: "k\(i)", value: .int(i), by: alice) }
+            let raw = try await connect(server, token: server.adminToken)
+            try await redis.whileFrozen {
+                // Redis holds every command until it thaws: the reads are surely in flight.
+                try await raw.send((0..<count).map { get($0, tenant, "k\($0)") }.joined())
+                await eventually { server.server.peakRequestsInFlightPerConnection >= count }
+                #expect(server.server.requestsInFlight == 1)  // one connection, busy
+                server.server.beginGracefulShutdown()
+            }
+            for i in 0..<count {
+                let answer = try #require(try await raw.readJSON())
+                #expect(answer["id"] == .int(i))
+                #expect(answer["result"]?["value"] == .int(i))
+            }
+            #expect(try await raw.readLine() == nil)  // and then the connection closes
+            await server.stop()
+            await pool.shutdown()
         }
-        #expect(try await raw.readLine() == nil)  // and then the connection closes
-        await server.stop()
     }
 
     @Test func onlyReadsRunConcurrently() throws {

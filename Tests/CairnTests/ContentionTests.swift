@@ -79,7 +79,7 @@ import Testing
         #expect(wins == [1])
         let losses = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }
         #expect(losses.count == 15)
-        #expect(losses.allSatisfy { $0.reason == .versionConflict && $0.currentVersion == 1 })
+        #expect(losses.allSatisfy { $0.reason == .versionConflict && $0.currentVersion == 1 }, "\(losses)")
         #expect(try await store.history(ns, key: "only").count == 1)
     }
 

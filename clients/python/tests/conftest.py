@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,17 @@ import pytest
 import cairn
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port on which every connection is refused while the block runs: a socket of
+    ours is bound to it and never listens. (A port that was merely free a moment ago may be taken
+    by another test's server before it is used; this one cannot be bound by anyone else.)"""
+    with socket.socket() as s:  # no SO_REUSEADDR: then nobody else can bind this port
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
+
+
+_LISTENING = re.compile(rb"cairnd listening on 127\.0\.0\.1:(\d+) ")
 
 
 def _answers_ping(port: int) -> bool:
@@ -71,34 +80,35 @@ class Server:
 
 
 def start_cairnd(log_dir: Path, *extra: str, redis_url: str | None = None) -> Server:
-    """Starts cairnd on a free loopback port and waits (with a deadline) until it answers ping."""
+    """Starts cairnd on a loopback port of its own and waits (with a deadline) until it answers ping."""
     cairnd = os.environ.get("CAIRND")
     redis = redis_url or os.environ.get("CAIRN_TEST_REDIS_URL")
     if not cairnd or not redis:
         pytest.fail("set CAIRND (a built cairnd) and CAIRN_TEST_REDIS_URL (a running redis-server); see run-tests.sh")
     admin_token = secrets.token_hex(24)
-    env = dict(os.environ, CAIRN_ADMIN_TOKEN=admin_token, CAIRN_LOG_LEVEL="notice")
+    env = dict(os.environ, CAIRN_ADMIN_TOKEN=admin_token, CAIRN_LOG_LEVEL="info")  # info: the line with the port
     for name in ("CAIRN_ADMIN_TOKEN_FILE", "CAIRN_AUTH", "CAIRN_LISTEN", "CAIRN_STREAM_LENGTH", "CAIRN_HISTORY_LIMIT"):
         env.pop(name, None)
-    last = ""
-    for _ in range(3):  # the free port may be taken in between; then try another
-        port = free_port()
-        log_path = log_dir / f"cairnd-{port}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [cairnd, "--listen", f"127.0.0.1:{port}", "--metrics-listen", "off", "--redis-url", redis,
-                 "--key-prefix", f"pytest-{secrets.token_hex(6)}", *extra],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
-        server = Server(port, admin_token, process, log_path, list(extra))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            if _answers_ping(port):
-                return server
-            time.sleep(0.05)  # polling a condition, with a deadline
-        server.stop()
-        last = server.log()
-    pytest.fail(f"cairnd did not start; its log:\n{last}")
+    # Port 0: cairnd binds a port the kernel picks and logs it; no port is chosen here that
+    # someone else could take before cairnd binds it.
+    log_path = log_dir / f"cairnd-{secrets.token_hex(4)}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [cairnd, "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--redis-url", redis,
+             "--key-prefix", f"pytest-{secrets.token_hex(6)}", *extra],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+    server = Server(0, admin_token, process, log_path, list(extra))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if server.port == 0:
+            found = _LISTENING.search(log_path.read_bytes())
+            server.port = int(found.group(1)) if found else 0
+        if server.port and _answers_ping(server.port):
+            return server
+        time.sleep(0.05)  # polling a condition, with a deadline
+    server.stop()
+    pytest.fail(f"cairnd did not start; its log:\n{server.log()}")
 
 
 @pytest.fixture(scope="session")

@@ -46,10 +46,10 @@ def test_bad_token_fails_on_connect(server) -> None:
 
 
 def test_connection_refused_is_connection_failed() -> None:
-    from conftest import free_port
+    from conftest import refusing_port
 
-    with pytest.raises(cairn.ConnectionFailed):
-        cairn.Client(f"cairn://127.0.0.1:{free_port()}", token="", connect_timeout=2)
+    with refusing_port() as port, pytest.raises(cairn.ConnectionFailed):
+        cairn.Client(f"cairn://127.0.0.1:{port}", token="", connect_timeout=2)
 
 
 def test_put_get_versions_and_timestamps(client, tenant) -> None:

@@ -122,16 +122,17 @@ def test_too_many_subscriptions_on_one_connection(client, tenant) -> None:
 
 
 def test_unavailable_when_redis_is_down(tmp_path) -> None:
-    from conftest import free_port, start_cairnd
+    from conftest import refusing_port, start_cairnd
 
-    dead = start_cairnd(tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}")
-    try:
-        with cairn.Client(dead.url, token=dead.admin_token, retry_timeout=1) as c:
-            with pytest.raises(cairn.Unavailable) as e:
-                c.put(Namespace("acme"), "k", 1)
-            assert e.value.code == 5003 and (e.value.retry_after_ms or 0) > 0
-    finally:
-        dead.stop()
+    with refusing_port() as redis_port:
+        dead = start_cairnd(tmp_path, redis_url=f"redis://127.0.0.1:{redis_port}")
+        try:
+            with cairn.Client(dead.url, token=dead.admin_token, retry_timeout=1) as c:
+                with pytest.raises(cairn.Unavailable) as e:
+                    c.put(Namespace("acme"), "k", 1)
+                assert e.value.code == 5003 and (e.value.retry_after_ms or 0) > 0
+        finally:
+            dead.stop()
 
 
 def test_overlong_line_from_the_server_closes_only_that_connection(server, token, tenant) -> None:
