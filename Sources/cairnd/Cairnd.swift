@@ -98,6 +98,14 @@ struct Cairnd: AsyncParsableCommand {
             await pool.shutdown()
             throw ExitCode.failure
         }
+        // A later socket that cannot be opened closes what is already open.
+        func giveUp(_ failure: ListenFailure, hint: String = "") async -> ExitCode {
+            logger.critical("\(failure)\(hint)")
+            server.beginGracefulShutdown()
+            server.feed.stop()
+            await pool.shutdown()
+            return ExitCode.failure
+        }
         var services: [any Service] = [CairnService(server: server)]
         var metricsLine: String?
         if let host = settings.metricsHost {
@@ -107,26 +115,19 @@ struct Cairnd: AsyncParsableCommand {
                 metricsLine = "metrics on http://\(host):\(metrics.port)/metrics, health on /health/live and /health/ready"
                 services.append(MetricsService(server: metrics))
             } catch {
-                let failure = ListenFailure(
-                    address: "\(host):\(settings.metricsPort)", flag: "--metrics-listen", environmentVariable: "CAIRN_METRICS_LISTEN", error: error)
-                logger.critical("\(failure) ('off' turns metrics off)")
-                server.beginGracefulShutdown()
-                server.feed.stop()
-                await pool.shutdown()
-                throw ExitCode.failure
+                throw await giveUp(
+                    ListenFailure(
+                        address: "\(host):\(settings.metricsPort)", flag: "--metrics-listen", environmentVariable: "CAIRN_METRICS_LISTEN",
+                        error: error),
+                    hint: " ('off' turns metrics off)")
             }
         }
         if let mcp = settings.mcpListen {
             do {
                 services.append(try await MCPEndpoint.bind(mcp, cairnd: settings, port: server.port, logger: logger))
             } catch {
-                let failure = ListenFailure(
-                    address: "\(mcp.host):\(mcp.port)", flag: "--mcp-listen", environmentVariable: "CAIRN_MCP_LISTEN", error: error)
-                logger.critical("\(failure)")
-                server.beginGracefulShutdown()
-                server.feed.stop()
-                await pool.shutdown()
-                throw ExitCode.failure
+                throw await giveUp(
+                    ListenFailure(address: "\(mcp.host):\(mcp.port)", flag: "--mcp-listen", environmentVariable: "CAIRN_MCP_LISTEN", error: error))
             }
         }
         logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
