@@ -67,7 +67,15 @@ import Testing
             for raw in idle { try await expectClosedForNoAuth(raw, within: milliseconds) }
             await eventually(30) { server.server.connectionCount == 0 }
             // The slots came back: an authenticated client gets in.
-            let client = try await server.client(admin: true)
+            let client: CairnClient
+            do {
+                client = try await server.client(admin: true)
+            } catch let error as CairnError where error.reason == .tooMany {
+                Issue.record("the slots did not come back: \(error)")
+                return .done
+            } catch {
+                return .tooSlow  // its own `auth` outlived this short deadline: try a longer one
+            }
             #expect(try await client.ping())
             await client.close()
             return .done
@@ -122,7 +130,15 @@ import Testing
     @Test func aConnectionWhoseTokenIsRevokedGetsANewDeadline() async throws {
         try await withLongEnoughDeadline { server, milliseconds in
             let t = uniqueTenant()
-            let admin = try await server.client(admin: true)
+            // The admin's own connection has the same short deadline: on a busy machine its
+            // `auth` may come too late and the server closes it. That is set-up too slow for
+            // this deadline, not a failure: try a longer one.
+            let admin: CairnClient
+            do {
+                admin = try await server.client(admin: true)
+            } catch {
+                return .tooSlow
+            }
             defer { Task { await admin.close() } }
             let minted = try await admin.createToken(tenant: t, principal: "temp", grants: ["read"])
             let raw = try await RawLineClient(port: server.port)
