@@ -132,7 +132,9 @@ private actor OnLoop {
     @Test func aRedisThatStopsAnsweringTimesOutAndTheNextCommandWorks() async throws {
         try await TestRedis.withPrivateServer { server in
             let client = try Self.client(timeoutMs: 300, url: server.url)
-            #expect(try await client.send(["PING"]) == .status("PONG"))
+            // Connected first. On a busy machine even a live Redis may miss a 300 ms bound once;
+            // what this test checks is the frozen one below.
+            await eventually(10) { (try? await client.send(["PING"])) == .status("PONG") }
             // Frozen, Redis answers nothing until the test lets it go: only the timeout can end the wait.
             try await server.whileFrozen {
                 do throws(RedisError) {
