@@ -4,6 +4,7 @@ import CairnCore
 import CairnServer
 import CairnTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// PROTOCOL.md "Transport security (`tls`)", with certificates made at test time.
@@ -148,6 +149,7 @@ import Testing
                 try await CairnClient.connect(host: "127.0.0.1", port: server.port, tls: ClientTLSOptions(caFile: certificates.caCertificate))
             }
             #expect(without?.reason == .connectionFailed, "\(String(describing: without))")
+            #expect(without?.message.contains("client certificate") == true, "\(String(describing: without))")
             let foreign = ClientTLSOptions(
                 caFile: certificates.caCertificate, certificateFile: stranger.clientCertificate, keyFile: stranger.clientKey)
             let wrongCA = await connectError { () async throws(CairnError) in
@@ -208,5 +210,36 @@ import Testing
         #expect(try !CairnClient.parseTarget(url: "cairn://h:1").tls)
         #expect(try !CairnClient.parseTarget(url: "h:1").tls)
         #expect(throws: CairnError.self) { try CairnClient.parseTarget(url: "https://h:1") }
+    }
+}
+
+/// The server names TLS refusals in its log.
+@Suite struct TLSLogTests {
+    @Test func plaintextClientsAndMissingClientCertificatesAreNamedInTheLog() async throws {
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let capture = LogCapture()
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.tls = ServerTLSSettings(
+            certificateFile: certificates.serverCertificate, keyFile: certificates.serverKey, clientCAFile: certificates.caCertificate)
+        let server = try await CairnServer.bind(
+            configuration: configuration, store: TestRedis.store(),
+            logger: Logger(label: "tls-log-test") { _ in CapturingLogHandler(capture: capture) })
+        let running = Task { try await server.run() }
+
+        let raw = try await RawLineClient(port: server.port)
+        try await raw.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        #expect(try await raw.readLine() == nil)
+        await raw.close()
+        await eventually { capture.all.contains { $0.contains("plaintext client on the TLS listener") } }
+
+        let client = try? await CairnClient.connect(
+            host: "127.0.0.1", port: server.port, tls: ClientTLSOptions(caFile: certificates.caCertificate))
+        _ = try? await client?.ping()
+        await client?.close()
+        await eventually { capture.all.contains { $0.contains("the client sent no certificate") } }
+
+        server.beginGracefulShutdown()
+        _ = try? await running.value
     }
 }
