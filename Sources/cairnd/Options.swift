@@ -183,6 +183,11 @@ struct Settings {
         default:
             throw ValidationError("TLS needs both --tls-cert and --tls-key (CAIRN_TLS_CERT, CAIRN_TLS_KEY)")
         }
+        if tls != nil, mcpListen != nil {
+            // The MCP endpoint is plain HTTP and reaches this listener as a plain client.
+            throw ValidationError(
+                "--mcp-listen does not work with TLS yet (its HTTP endpoint is not TLS); run `cairn mcp --listen` against the cairns:// URL instead, or drop --mcp-listen")
+        }
     }
 
     static func atLeast(_ v: Int, _ min: Int, _ name: String) throws -> Int {

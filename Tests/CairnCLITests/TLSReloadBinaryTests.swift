@@ -58,4 +58,19 @@ import Testing
         process.terminate()
         await eventually(30) { !process.isRunning }
     }
+
+    @Test func tlsSettingsThatCannotWorkAreRefusedAtStart() async throws {
+        let cairnd = try #require(BinaryTests.cairnd)
+        let half = try await BinaryTests.run(cairnd, ["--tls-cert", "/nonexistent.pem", "--redis-url", TestRedis.url])
+        #expect(half.status != 0, "\(half)")
+        #expect(half.stderr.contains("TLS needs both --tls-cert and --tls-key"), "\(half)")
+        let unreadable = try await BinaryTests.run(
+            cairnd, ["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent-key.pem", "--redis-url", TestRedis.url])
+        #expect(unreadable.status != 0, "\(unreadable)")
+        #expect(unreadable.stderr.contains("/nonexistent.pem"), "\(unreadable)")
+        let mcp = try await BinaryTests.run(
+            cairnd, ["--tls-cert", "/c.pem", "--tls-key", "/k.pem", "--mcp-listen", "127.0.0.1:0", "--redis-url", TestRedis.url])
+        #expect(mcp.status != 0, "\(mcp)")
+        #expect(mcp.stderr.contains("--mcp-listen does not work with TLS yet"), "\(mcp)")
+    }
 }
