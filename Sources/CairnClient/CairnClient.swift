@@ -24,7 +24,7 @@ public final class CairnClient: Sendable {
     /// The connection requests are sent on now.
     var channel: any Channel { current.withLock { $0 } }
     private let ids = Atomic<Int>(0)
-    private let address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup)
+    private let address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup, tls: ClientTLS?)
     private let continuation: AsyncStream<JSONValue>.Continuation
     /// The token of the last `auth`, used again on a new connection.
     let token = Mutex<String?>(nil)
@@ -33,7 +33,7 @@ public final class CairnClient: Sendable {
 
     private init(
         channel: any Channel, hello: JSONValue, notifications: AsyncStream<JSONValue>, retryPolicy: RetryPolicy,
-        address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup),
+        address: (host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup, tls: ClientTLS?),
         continuation: AsyncStream<JSONValue>.Continuation
     ) {
         current = Mutex(channel)
@@ -44,16 +44,22 @@ public final class CairnClient: Sendable {
         self.notifications = notifications
     }
 
-    /// Connects to `host:port`, waits for `hello` and, with a token, authenticates.
+    /// Connects to `host:port`, waits for `hello` and, with a token, authenticates. With `tls`,
+    /// over TLS (the server's certificate verified against `tls.caFile` or the system's CAs,
+    /// and against `host`).
     public static func connect(
         host: String = "127.0.0.1", port: Int = ProtocolInfo.defaultPort, token: String? = nil,
+        tls tlsOptions: ClientTLSOptions? = nil,
         connectTimeout: Duration = .seconds(5), retryPolicy: RetryPolicy = RetryPolicy(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(CairnError) -> CairnClient {
+        let tls = try tlsOptions.map { options throws(CairnError) in ClientTLS(context: try options.makeContext()) }
+        let failures = FirstFailure()
         // Bounded: a reader that falls 100,000 notifications behind loses the connection (the
         // server would drop its subscriptions with a resync long before that).
         let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
-        let channel = try await open(host: host, port: port, connectTimeout: connectTimeout, group: group, continuation: continuation)
+        let channel = try await open(
+            host: host, port: port, connectTimeout: connectTimeout, group: group, tls: tls, continuation: continuation, failures: failures)
         // A server that accepts but never greets must not hang the caller: close after the timeout.
         let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)) {
             channel.close(promise: nil)
@@ -63,17 +69,24 @@ public final class CairnClient: Sendable {
         watchdog.cancel()
         guard let hello = first, hello["method"]?.stringValue == "hello" else {
             channel.close(promise: nil)
-            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello within \(connectTimeout): is it a cairnd?")
+            if let why = failures.error, why.message != "the connection to the server closed" { throw why }
+            if tls == nil {
+                throw CairnError(
+                    .connectionFailed,
+                    "\(host):\(port) did not greet with hello within \(connectTimeout): is it a cairnd? (if it listens with TLS, connect with cairns://)")
+            }
+            throw CairnError(.connectionFailed, "\(host):\(port) did not greet with hello over TLS within \(connectTimeout): is it a cairnd?")
         }
         let client = CairnClient(
             channel: channel, hello: hello["params"] ?? .null, notifications: stream, retryPolicy: retryPolicy,
-            address: (host, port, connectTimeout, group), continuation: continuation)
+            address: (host, port, connectTimeout, group, tls), continuation: continuation)
         if let token { _ = try await client.auth(token: token) }
         return client
     }
 
     private static func open(
-        host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup, continuation: AsyncStream<JSONValue>.Continuation
+        host: String, port: Int, connectTimeout: Duration, group: any EventLoopGroup, tls: ClientTLS?,
+        continuation: AsyncStream<JSONValue>.Continuation, failures: FirstFailure? = nil
     ) async throws(CairnError) -> any Channel {
         do {
             return try await ClientBootstrap(group: group)
@@ -81,8 +94,10 @@ public final class CairnClient: Sendable {
                 .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try tls?.addHandlers(to: channel, host: host, port: port)
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClientLineDecoder(maxLineBytes: 64 << 20)))
-                        try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(notifications: continuation))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ClientChannelHandler(notifications: continuation, failures: failures, address: "\(host):\(port)"))
                     }
                 }
                 .connect(host: host, port: port).get()
@@ -96,7 +111,8 @@ public final class CairnClient: Sendable {
     func reconnect(replacing old: any Channel) async throws(CairnError) {
         if current.withLock({ $0 !== old && $0.isActive }) { return }
         let fresh = try await CairnClient.open(
-            host: address.host, port: address.port, connectTimeout: address.connectTimeout, group: address.group, continuation: continuation)
+            host: address.host, port: address.port, connectTimeout: address.connectTimeout, group: address.group, tls: address.tls,
+            continuation: continuation)
         if let token = token.withLock({ $0 }) {
             let response = try await rawCall("auth", ["token": .string(token)], on: fresh)
             if let error = response["error"] {
@@ -112,17 +128,34 @@ public final class CairnClient: Sendable {
         if kept { old.close(promise: nil) } else { fresh.close(promise: nil) }
     }
 
-    /// Connects to `cairn://host:port` (or `host:port`).
+    /// Connects to `cairn://host:port` (plain, or just `host:port`) or `cairns://host:port`
+    /// (TLS, with `tls`'s CA and client certificate; the system's CAs without one). `tls` is
+    /// only used for `cairns://`.
     public static func connect(
-        url: String, token: String? = nil, retryPolicy: RetryPolicy = RetryPolicy()
+        url: String, token: String? = nil, tls: ClientTLSOptions = ClientTLSOptions(), retryPolicy: RetryPolicy = RetryPolicy()
     ) async throws(CairnError) -> CairnClient {
-        let (host, port) = try parse(url: url)
-        return try await connect(host: host, port: port, token: token, retryPolicy: retryPolicy)
+        let target = try parseTarget(url: url)
+        return try await connect(
+            host: target.host, port: target.port, token: token, tls: target.tls ? tls : nil, retryPolicy: retryPolicy)
     }
 
     public static func parse(url: String) throws(CairnError) -> (host: String, port: Int) {
+        let target = try parseTarget(url: url)
+        return (target.host, target.port)
+    }
+
+    /// Host, port and whether the URL asks for TLS (`cairns://`).
+    public static func parseTarget(url: String) throws(CairnError) -> (host: String, port: Int, tls: Bool) {
         var rest = Substring(url)
-        if rest.hasPrefix("cairn://") { rest = rest.dropFirst("cairn://".count) }
+        var tls = false
+        if rest.hasPrefix("cairns://") {
+            rest = rest.dropFirst("cairns://".count)
+            tls = true
+        } else if rest.hasPrefix("cairn://") {
+            rest = rest.dropFirst("cairn://".count)
+        } else if rest.contains("://") {
+            throw CairnError(.invalidParams, "unknown scheme in \(url); use cairn://host:port or cairns://host:port (TLS)")
+        }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         var host = rest
         var port = ProtocolInfo.defaultPort
@@ -141,7 +174,7 @@ public final class CairnClient: Sendable {
             port = p
         }
         guard !host.isEmpty else { throw CairnError(.invalidParams, "no host in \(url); use cairn://host:port") }
-        return (String(host), port)
+        return (String(host), port, tls)
     }
 
     public func close() async {

@@ -40,9 +40,15 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var pending: [Int: EventLoopPromise<JSONValue>] = [:]
     private let notifications: AsyncStream<JSONValue>.Continuation
     private var closedError: CairnError?
+    /// Where the first failure is told, for a `connect` that waits for `hello`.
+    private let failures: FirstFailure?
+    /// host:port, for error messages.
+    private let address: String
 
-    init(notifications: AsyncStream<JSONValue>.Continuation) {
+    init(notifications: AsyncStream<JSONValue>.Continuation, failures: FirstFailure? = nil, address: String = "the server") {
         self.notifications = notifications
+        self.failures = failures
+        self.address = address
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -80,12 +86,13 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(error as? CairnError ?? CairnError(.connectionFailed, "connection error: \(error)"))
+        fail(ClientTLSFailure.describe(error, address: address))
         context.close(promise: nil)
     }
 
     private func fail(_ error: CairnError) {
         if closedError == nil { closedError = error }
+        failures?.note(error)
         let waiting = pending
         pending.removeAll()
         for (_, promise) in waiting { promise.fail(error) }

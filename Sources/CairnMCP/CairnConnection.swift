@@ -10,10 +10,14 @@ actor CairnConnection {
     let url: String
     private let token: String?
     private var client: CairnClient?
+    /// For a cairns:// URL: the CA and client certificate (`CAIRN_TLS_CA`, `CAIRN_TLS_CERT`,
+    /// `CAIRN_TLS_KEY` unless given).
+    private let tls: ClientTLSOptions
 
-    init(url: String, token: String?) {
+    init(url: String, token: String?, tls: ClientTLSOptions = .fromEnvironment()) {
         self.url = url
         self.token = token
+        self.tls = tls
     }
 
     /// Connects and authenticates now, so a bad address or token is reported before any tool call.
@@ -53,7 +57,7 @@ actor CairnConnection {
 
     private func current() async throws(CairnError) -> CairnClient {
         if let client { return client }
-        let client = try await CairnClient.connect(url: url, token: token)
+        let client = try await CairnClient.connect(url: url, token: token, tls: tls)
         if let existing = self.client {  // another call connected while this one waited
             await client.close()
             return existing

@@ -3,6 +3,7 @@ import CairnProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The shared parts every connection of a server uses.
@@ -30,6 +31,8 @@ public final class CairnServer: Sendable {
     let registry: ConnectionRegistry
     /// Change events for this server's subscribers (one Redis pub/sub connection).
     public let feed: ChangeFeed
+    /// The listener's TLS context (nil without TLS): `reloadTLS` swaps it for new connections.
+    public let tls: ServerTLS?
 
     public static func bind(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore? = nil,
@@ -38,6 +41,7 @@ public final class CairnServer: Sendable {
         try configuration.validate()
         let maxLine = configuration.maxLineBytes
         let highWater = configuration.maxPendingOutputBytes
+        let tls = try configuration.tls.map { settings throws(CairnError) in try ServerTLS(settings: settings) }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -48,6 +52,8 @@ public final class CairnServer: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .bind(host: configuration.host, port: configuration.port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    // The same line protocol inside TLS: TLS handlers first, the lines after.
+                    try tls?.addHandlers(to: child, logger: logger)
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLine)))
                     try child.pipeline.syncOperations.addHandler(FrameBatcher())
                     return try NIOAsyncChannel<[InboundFrame], ByteBuffer>(
@@ -75,15 +81,16 @@ public final class CairnServer: Sendable {
         await feed.start()
         return CairnServer(
             configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics,
-            registryBox: registryBox)
+            registryBox: registryBox, tls: tls)
     }
 
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore, logger: Logger,
         channel: NIOAsyncChannel<NIOAsyncChannel<[InboundFrame], ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics,
-        registryBox: RegistryBox
+        registryBox: RegistryBox, tls: ServerTLS?
     ) {
         self.configuration = configuration
+        self.tls = tls
         serverChannel = channel
         port = channel.channel.localAddress?.port ?? configuration.port
         self.metrics = metrics
@@ -124,6 +131,13 @@ public final class CairnServer: Sendable {
     public func beginGracefulShutdown() {
         serverChannel.channel.close(promise: nil)
         registry.shutdown()
+    }
+
+    /// Reads the TLS certificate, key and client CA files again (on `SIGHUP`): connections
+    /// accepted from now on get them, open connections go on as they are. On an error nothing
+    /// changes. Without TLS, nothing to do.
+    public func reloadTLS() throws(CairnError) {
+        try tls?.reload()
     }
 
     /// Connections busy with a request right now.

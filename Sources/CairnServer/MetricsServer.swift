@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A small HTTP server for operations: `GET /metrics` (Prometheus text exposition),
 /// `GET /health/live` (200 while the process serves HTTP at all) and `GET /health/ready` (200
@@ -15,12 +16,14 @@ public final class MetricsServer: Sendable {
     /// (`CairnServer.readiness` gives up on Redis after 2 s).
     public static func bind(
         host: String, port: Int, metrics: ServerMetrics, readiness: @escaping @Sendable () async -> Readiness,
-        group: MultiThreadedEventLoopGroup = .singleton
+        tls: ServerTLS? = nil, group: MultiThreadedEventLoopGroup = .singleton
     ) async throws -> MetricsServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // With TLS on, the same certificate (and client CA) as the protocol listener.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics, readiness: readiness))
                 }

@@ -37,6 +37,9 @@ public struct ServerConfiguration: Sendable {
     /// Bytes of events all subscriptions together may have waiting to be sent; past that, the
     /// subscription holding the most gets a `resync` and is dropped.
     public var maxEventBufferBytes: Int = 64 * 1_048_576
+    /// With settings, the listener speaks TLS only (and the metrics listener too, when cairnd
+    /// runs one); nil: plaintext.
+    public var tls: ServerTLSSettings?
 
     public init(
         host: String = "127.0.0.1", port: Int = 7420, auth: AuthMode = .required, adminTokenHashes: Set<String> = [],
@@ -72,6 +75,8 @@ public struct ServerConfiguration: Sendable {
         if authTimeoutMilliseconds < 1 {
             throw CairnError.invalidParams("auth_timeout_ms", "the auth timeout must be at least 1 ms")
         }
+        // Unreadable or mismatched TLS files stop the start here, named, before any socket opens.
+        if let tls { _ = try ServerTLS.load(tls) }
         if maxConnections < 1 { throw CairnError.invalidParams("max_connections", "max connections must be at least 1") }
     }
 }

@@ -5,6 +5,9 @@
 enum ServerFeatures {
     static func announced(by context: ServerContext) -> [String] {
         // Every write method takes `request_id` and replays it (see `StoreRequests`).
-        ["request_id"]
+        var features = ["request_id"]
+        // Every connection of a TLS listener is TLS (a plaintext client is closed before hello).
+        if context.configuration.tls != nil { features.append("tls") }
+        return features
     }
 }

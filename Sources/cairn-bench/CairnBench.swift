@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnClient
 import CairnCore
 import CairnRedis
 import Foundation
@@ -36,6 +37,9 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "cairnd to load. Env CAIRN_URL. Default cairn://127.0.0.1:7420. The token comes from CAIRN_TOKEN (a server-wide admin token).")
     var url: String?
+
+    @Option(name: .customLong("tls-ca"), help: "PEM CA file that signs cairnd's certificate, for a cairns:// --url. Env CAIRN_TLS_CA. Default: the system's CAs.")
+    var tlsCA: String?
 
     @Flag(help: "Send the workloads' Redis commands straight through RedisPool instead (needs --redis-url).")
     var raw = false
@@ -151,7 +155,9 @@ struct Run: AsyncParsableCommand {
         } else {
             let cairn = url ?? environment["CAIRN_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "cairn://127.0.0.1:7420"
             let token = environment["CAIRN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            target = try await CairnTarget(url: cairn, token: token, connections: connections, typedClient: typedClient)
+            let tlsCA = tlsCA ?? environment["CAIRN_TLS_CA"].flatMap { $0.isEmpty ? nil : $0 }
+            target = try await CairnTarget(
+                url: cairn, token: token, connections: connections, typedClient: typedClient, tls: ClientTLSOptions(caFile: tlsCA))
         }
 
         var results: [WorkloadResult] = []

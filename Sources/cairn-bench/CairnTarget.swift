@@ -13,7 +13,9 @@ final class CairnTarget: Target {
     let token: String?
     let typedClient: Bool
     let clients: [CairnClient]
-    var display: String { "cairn://\(host):\(port)" }
+    /// With a cairns:// URL: TLS on every connection, the lean driver's too.
+    let tls: ClientTLSOptions?
+    var display: String { "\(tls == nil ? "cairn" : "cairns")://\(host):\(port)" }
 
     static let leanNote =
         "client: the line driver — each connection's workers run on its event loop, requests are written straight into "
@@ -22,14 +24,19 @@ final class CairnTarget: Target {
     static let typedNote =
         "client: CairnClient — one task per worker, every answer parsed into JSONValue and decoded into typed results"
 
-    init(url: String, token: String?, connections: Int, typedClient: Bool = false) async throws {
-        (host, port) = try CairnClient.parse(url: url)
+    init(url: String, token: String?, connections: Int, typedClient: Bool = false, tls options: ClientTLSOptions = ClientTLSOptions())
+        async throws
+    {
+        let target = try CairnClient.parseTarget(url: url)
+        (host, port) = (target.host, target.port)
+        let tls = target.tls ? options : nil
+        self.tls = tls
         self.token = token
         self.typedClient = typedClient
         let (host, port) = (self.host, self.port)
         let opened = Locked<[CairnClient]>([])
         try await forEachConcurrently(connections, width: 16) { _ in
-            let client = try await CairnClient.connect(host: host, port: port, token: token)
+            let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
             opened.withLock { $0.append(client) }
         }
         clients = opened.value
@@ -119,7 +126,8 @@ final class CairnTarget: Target {
     func lean<W: LineWorkload>(_ workload: W, _ ns: Namespace, _ s: Settings, notes: [String] = []) async throws -> Prepared {
         try LineRequests(ns: ns).verify(ns: ns)
         let plan = try await LinePlan.open(
-            host: host, port: port, token: token, connections: s.connections, depth: s.depth, workload: workload)
+            host: host, port: port, token: token, tls: try tls.map { options throws(CairnError) in try ClientTLS(options) },
+            connections: s.connections, depth: s.depth, workload: workload)
         return Prepared(
             plan: plan, notes: notes + [Self.leanNote],
             finish: { _ in
@@ -232,7 +240,7 @@ final class CairnTarget: Target {
     func eventLatency(_ s: Settings) async throws -> Prepared {
         let tenant = s.eventTenant
         let ns = try Namespace(tenant: tenant, task: "events")
-        let subscriber = try await CairnClient.connect(host: host, port: port, token: token)
+        let subscriber = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
         _ = try await subscriber.subscribe(Scope(tenant: tenant))
         let rendezvous = Rendezvous()
         let listener = Task {
@@ -267,13 +275,13 @@ final class CairnTarget: Target {
     }
 
     func idleConnections(_ s: Settings) async -> Prepared {
-        let (host, port, token) = (host, port, token)
+        let (host, port, token, tls) = (host, port, token, tls)
         let serverPID = await serverPID(s)
         let rssBefore = await offloaded { serverPID.flatMap(ProcessMemory.residentBytes) }
         let opened = Locked<[CairnClient]>([])
         return Prepared(
             plan: Plan(workers: min(32, s.idleConnections)) { _, _ in
-                let client = try await CairnClient.connect(host: host, port: port, token: token)
+                let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
                 opened.withLock { $0.append(client) }
                 return Done()
             },

@@ -1,3 +1,4 @@
+import CairnClient
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -20,7 +21,7 @@ struct LinePlan<W: LineWorkload>: Runner {
 
     /// Opens the connections (each greeted and authenticated) for `workload`.
     static func open(
-        host: String, port: Int, token: String?, connections: Int, depth: Int, workload: W,
+        host: String, port: Int, token: String?, tls: ClientTLS? = nil, connections: Int, depth: Int, workload: W,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> LinePlan {
         let opened = Locked<[Int: Connection]>([:])
@@ -28,7 +29,7 @@ struct LinePlan<W: LineWorkload>: Runner {
             try await forEachConcurrently(connections, width: 16) { c in
                 let indices = (0..<depth).map { c + connections * $0 }
                 let connection = try await Self.connect(
-                    host: host, port: port, token: token, workload: workload, indices: indices, group: group)
+                    host: host, port: port, token: token, tls: tls, workload: workload, indices: indices, group: group)
                 opened.withLock { $0[c] = connection }
             }
         } catch {
@@ -40,7 +41,7 @@ struct LinePlan<W: LineWorkload>: Runner {
     }
 
     private static func connect(
-        host: String, port: Int, token: String?, workload: W, indices: [Int], group: any EventLoopGroup
+        host: String, port: Int, token: String?, tls: ClientTLS?, workload: W, indices: [Int], group: any EventLoopGroup
     ) async throws -> Connection {
         let channel: any Channel
         do {
@@ -49,6 +50,7 @@ struct LinePlan<W: LineWorkload>: Runner {
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try tls?.addHandlers(to: channel, host: host, port: port)
                         try channel.pipeline.syncOperations.addHandler(LineHandler(token: token, allocator: channel.allocator))
                     }
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -18,8 +19,13 @@ struct Health: AsyncParsableCommand {
             at all. No token is needed: the metrics listener has no authentication, keep it private.
             """)
 
-    @Option(help: "cairnd's metrics listener, http://host:port. Env CAIRN_METRICS_URL. Default http://127.0.0.1:9420.")
+    @Option(help: "cairnd's metrics listener, http://host:port, or https://host:port when cairnd runs with TLS. Env CAIRN_METRICS_URL. Default http://127.0.0.1:9420.")
     var metricsURL: String?
+
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp("PEM CA file that signs cairnd's certificate, for https:// (default: $CAIRN_TLS_CA, else the system's CAs).", valueName: "path"))
+    var tlsCA: String?
 
     @Flag(help: "Only check that the process is up (/health/live).")
     var live = false
@@ -38,10 +44,13 @@ struct Health: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try Health.address(resolvedURL)
+        let secure = resolvedURL.hasPrefix("https://")
         let path = live ? "/health/live" : "/health/ready"
-        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+        let url = "\(secure ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
         do {
-            let answer = try await HealthProbe.get(host: host, port: port, path: path, timeout: .milliseconds(Int64(timeout * 1000)))
+            let tls = secure ? try ClientTLS(ClientTLSOptions(caFile: tlsCA ?? environment("CAIRN_TLS_CA"))) : nil
+            let answer = try await HealthProbe.get(
+                host: host, port: port, path: path, tls: tls, timeout: .milliseconds(Int64(timeout * 1000)))
             let text = answer.body.hasSuffix("\n") ? String(answer.body.dropLast()) : answer.body
             if answer.status == 200 {
                 Output.line("\(text) (\(url))")
@@ -54,12 +63,12 @@ struct Health: AsyncParsableCommand {
         throw ExitCode(5)
     }
 
-    /// `http://host:port` (a trailing `/` allowed; `[v6]` hosts) → host and port.
+    /// `http://host:port` or `https://host:port` (a trailing `/` allowed; `[v6]` hosts) → host and port.
     static func address(_ url: String) throws -> (String, Int) {
-        guard url.hasPrefix("http://") else {
+        guard let scheme = ["http://", "https://"].first(where: { url.hasPrefix($0) }) else {
             throw ValidationError("the metrics URL must look like http://host:port (got \(url.debugDescription))")
         }
-        var rest = Substring(url.dropFirst("http://".count))
+        var rest = Substring(url.dropFirst(scheme.count))
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         let host: Substring
         let portText: Substring
@@ -90,7 +99,7 @@ enum HealthProbe {
         var description: String
     }
 
-    static func get(host: String, port: Int, path: String, timeout: TimeAmount) async throws -> Answer {
+    static func get(host: String, port: Int, path: String, tls: ClientTLS? = nil, timeout: TimeAmount) async throws -> Answer {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Answer.self)
         let channel: any Channel
@@ -99,6 +108,7 @@ enum HealthProbe {
                 .connectTimeout(timeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try tls?.addHandlers(to: channel, host: host, port: port)
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(HealthProbeHandler(host: host, path: path, promise: promise))
                     }

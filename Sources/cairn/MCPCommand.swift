@@ -72,6 +72,11 @@ struct MCPCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cairn-mcp")
+        // The MCP sessions' connections take a cairns:// CA and client certificate from the
+        // environment (CairnConnection): the flags given here go there.
+        for (flag, name) in [(global.tlsCA, "CAIRN_TLS_CA"), (global.tlsCert, "CAIRN_TLS_CERT"), (global.tlsKey, "CAIRN_TLS_KEY")] {
+            if let flag { setenv(name, flag, 1) }
+        }
         let tenant = self.tenant ?? environment("CAIRN_TENANT"), agent = self.agent ?? environment("CAIRN_AGENT")
         let task = self.task ?? environment("CAIRN_TASK"), role = self.role ?? environment("CAIRN_ROLE")
         if let listen {

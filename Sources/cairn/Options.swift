@@ -13,8 +13,23 @@ func environment(_ name: String) -> String? {
 struct GlobalOptions: ParsableArguments {
     static let defaultURL = "cairn://127.0.0.1:7420"
 
-    @Option(help: ArgumentHelp("The server, cairn://HOST:PORT (default: $CAIRN_URL, else \(defaultURL)).", valueName: "url"))
+    @Option(help: ArgumentHelp("The server, cairn://HOST:PORT, or cairns://HOST:PORT for TLS (default: $CAIRN_URL, else \(defaultURL)).", valueName: "url"))
     var url: String?
+
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp("PEM CA file that signs the server's certificate, for cairns:// (default: $CAIRN_TLS_CA, else the system's CAs).", valueName: "path"))
+    var tlsCA: String?
+
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp("PEM client certificate for a server that requires mutual TLS, with --tls-key (default: $CAIRN_TLS_CERT).", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(
+        name: .customLong("tls-key"),
+        help: ArgumentHelp("PEM key of --tls-cert (default: $CAIRN_TLS_KEY).", valueName: "path"))
+    var tlsKey: String?
 
     @Option(
         name: .customLong("token-file"),
@@ -28,6 +43,13 @@ struct GlobalOptions: ParsableArguments {
 
     var resolvedURL: String { url ?? environment("CAIRN_URL") ?? Self.defaultURL }
 
+    /// What a cairns:// connection trusts and shows (flags, else the environment).
+    var tls: ClientTLSOptions {
+        ClientTLSOptions(
+            caFile: tlsCA ?? environment("CAIRN_TLS_CA"), certificateFile: tlsCert ?? environment("CAIRN_TLS_CERT"),
+            keyFile: tlsKey ?? environment("CAIRN_TLS_KEY"))
+    }
+
     func validate() throws {
         do {
             _ = try CairnClient.parse(url: resolvedURL)
@@ -35,6 +57,9 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("\(error.message) (from \(url == nil ? "$CAIRN_URL" : "--url"))")
         }
         _ = try token()
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw ValidationError("a client certificate needs both --tls-cert and --tls-key (or CAIRN_TLS_CERT and CAIRN_TLS_KEY)")
+        }
     }
 
     /// The token to authenticate with: the --token-file's content, else $CAIRN_TOKEN, else none.

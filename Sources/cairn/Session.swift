@@ -42,7 +42,7 @@ struct Session {
             throw Output.usageError(error)
         }
         do {
-            let client = try await CairnClient.connect(url: options.resolvedURL)
+            let client = try await CairnClient.connect(url: options.resolvedURL, tls: options.tls)
             do {
                 var identity: JSONValue?
                 if let token { identity = try await client.call("auth", ["token": .string(token)]) }

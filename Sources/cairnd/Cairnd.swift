@@ -34,6 +34,7 @@ struct Cairnd: AsyncParsableCommand {
             maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents,
             authTimeoutMilliseconds: settings.authTimeoutMilliseconds)
         configuration.maxEventBufferBytes = settings.maxEventBufferBytes
+        configuration.tls = settings.tls
         do {
             try configuration.validate()
         } catch {
@@ -111,8 +112,9 @@ struct Cairnd: AsyncParsableCommand {
         if let host = settings.metricsHost {
             do {
                 let metrics = try await MetricsServer.bind(
-                    host: host, port: settings.metricsPort, metrics: server.metrics, readiness: { await server.readiness() })
-                metricsLine = "metrics on http://\(host):\(metrics.port)/metrics, health on /health/live and /health/ready"
+                    host: host, port: settings.metricsPort, metrics: server.metrics, readiness: { await server.readiness() },
+                    tls: server.tls)
+                metricsLine = "metrics on \(server.tls == nil ? "http" : "https")://\(host):\(metrics.port)/metrics, health on /health/live and /health/ready"
                 services.append(MetricsService(server: metrics))
             } catch {
                 throw await giveUp(
@@ -130,7 +132,10 @@ struct Cairnd: AsyncParsableCommand {
                     ListenFailure(address: "\(mcp.host):\(mcp.port)", flag: "--mcp-listen", environmentVariable: "CAIRN_MCP_LISTEN", error: error))
             }
         }
-        logger.info("cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue))")
+        logger.info(
+            "cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue)\(server.tls == nil ? "" : ", TLS: connect with cairns://"))")
+        let reload = server.tls == nil ? nil : TLSReloadOnHangup(server: server, logger: logger)
+        defer { reload?.stop() }
         if let metricsLine { logger.info("\(metricsLine)") }
 
         let group = ServiceGroup(

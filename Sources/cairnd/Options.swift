@@ -65,6 +65,15 @@ struct Options: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error. Env CAIRN_LOG_LEVEL. Default info.")
     var logLevel: String?
 
+    @Option(help: "PEM certificate chain: with --tls-key, the listener (and the metrics listener) speak TLS only; re-read on SIGHUP. Env CAIRN_TLS_CERT.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert; re-read on SIGHUP. Env CAIRN_TLS_KEY.")
+    var tlsKey: String?
+
+    @Option(help: "PEM CA file: clients must present a certificate it signed (mutual TLS; tokens are still required). Env CAIRN_TLS_CLIENT_CA.")
+    var tlsClientCa: String?
+
     @Option(help: "host:port for the MCP Streamable HTTP endpoint (/mcp; sessions authenticate with Authorization: Bearer), or 'off'. Env CAIRN_MCP_LISTEN. Default off.")
     var mcpListen: String?
 }
@@ -92,6 +101,8 @@ struct Settings {
     var logLevel: String
     /// Where the MCP HTTP endpoint listens; nil when off.
     var mcpListen: (host: String, port: Int)?
+    /// TLS on the listeners; nil: plaintext.
+    var tls: ServerTLSSettings?
 
     init(_ o: Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         func env(_ name: String) -> String? {
@@ -160,6 +171,23 @@ struct Settings {
         logLevel = o.logLevel ?? env("CAIRN_LOG_LEVEL") ?? "info"
         let mcp = o.mcpListen ?? env("CAIRN_MCP_LISTEN") ?? "off"
         mcpListen = mcp == "off" ? nil : try Settings.hostPort(mcp, what: "MCP listen address")
+        let tlsCert = o.tlsCert ?? env("CAIRN_TLS_CERT")
+        let tlsKey = o.tlsKey ?? env("CAIRN_TLS_KEY")
+        let tlsClientCA = o.tlsClientCa ?? env("CAIRN_TLS_CLIENT_CA")
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            tls = ServerTLSSettings(certificateFile: cert, keyFile: key, clientCAFile: tlsClientCA)
+        case (nil, nil):
+            if tlsClientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)") }
+            tls = nil
+        default:
+            throw ValidationError("TLS needs both --tls-cert and --tls-key (CAIRN_TLS_CERT, CAIRN_TLS_KEY)")
+        }
+        if tls != nil, mcpListen != nil {
+            // The MCP endpoint is plain HTTP and reaches this listener as a plain client.
+            throw ValidationError(
+                "--mcp-listen does not work with TLS yet (its HTTP endpoint is not TLS); run `cairn mcp --listen` against the cairns:// URL instead, or drop --mcp-listen")
+        }
     }
 
     static func atLeast(_ v: Int, _ min: Int, _ name: String) throws -> Int {
@@ -202,6 +230,7 @@ struct Settings {
             "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
             "key_prefix=\(storeOptions.keyPrefix)", "request_id_retention_ms=\(storeOptions.requestIDRetentionMs)",
             "mcp=\(mcpListen.map { "\($0.host):\($0.port)" } ?? "off")",
+            "tls=\(tls.map { "cert \($0.certificateFile)" + ($0.clientCAFile.map { ", client CA \($0)" } ?? "") } ?? "off")",
         ].joined(separator: " ")
     }
 }

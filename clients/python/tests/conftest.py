@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -35,9 +36,10 @@ def refusing_port() -> Iterator[int]:
 _LISTENING = re.compile(rb"cairnd listening on 127\.0\.0\.1:(\d+) ")
 
 
-def _answers_ping(port: int) -> bool:
+def _answers_ping(port: int, tls: ssl.SSLContext | None = None) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as plain:
+            s = tls.wrap_socket(plain, server_hostname="127.0.0.1") if tls else plain
             f = s.makefile("rwb")
             hello = json.loads(f.readline())
             if hello.get("method") != "hello":
@@ -79,8 +81,9 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_cairnd(log_dir: Path, *extra: str, redis_url: str | None = None) -> Server:
-    """Starts cairnd on a loopback port of its own and waits (with a deadline) until it answers ping."""
+def start_cairnd(log_dir: Path, *extra: str, redis_url: str | None = None, tls: ssl.SSLContext | None = None) -> Server:
+    """Starts cairnd on a loopback port of its own and waits (with a deadline) until it answers
+    ping (over TLS with the context ``tls``, when given)."""
     cairnd = os.environ.get("CAIRND")
     redis = redis_url or os.environ.get("CAIRN_TEST_REDIS_URL")
     if not cairnd or not redis:
@@ -104,7 +107,7 @@ def start_cairnd(log_dir: Path, *extra: str, redis_url: str | None = None) -> Se
         if server.port == 0:
             found = _LISTENING.search(log_path.read_bytes())
             server.port = int(found.group(1)) if found else 0
-        if server.port and _answers_ping(server.port):
+        if server.port and _answers_ping(server.port, tls):
             return server
         time.sleep(0.05)  # polling a condition, with a deadline
     server.stop()

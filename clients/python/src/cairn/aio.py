@@ -121,6 +121,47 @@ def parse_url(url: str) -> tuple[str, int, bool]:
     return host, port, parts.scheme == "cairns"
 
 
+def tls_context(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> _ssl.SSLContext:
+    """The TLS context of a ``cairns://`` connection: TLS 1.2 or newer, the server's certificate
+    verified against ``ca_file`` (PEM; default the system's CAs) and the host name, and a client
+    certificate (``cert_file`` with ``key_file``) for a server that requires mutual TLS."""
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("a client certificate needs both tls_cert and tls_key")
+    try:
+        context = _ssl.create_default_context(cafile=ca_file)
+    except (OSError, _ssl.SSLError) as e:
+        raise ValueError(f"cannot read the TLS CA file {ca_file}: {e}") from e
+    context.minimum_version = _ssl.TLSVersion.TLSv1_2
+    if cert_file is not None:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except (OSError, _ssl.SSLError) as e:
+            raise ValueError(f"cannot use the client certificate {cert_file} with key {key_file}: {e}") from e
+    return context
+
+
+def _tls_failure(address: str, error: BaseException) -> str:
+    """Words a person can act on for a failed TLS connection."""
+    if isinstance(error, _ssl.SSLCertVerificationError):
+        why = (error.verify_message or str(error)).lower()
+        if "hostname" in why or "ip address mismatch" in why:
+            return f"TLS to {address} failed: wrong host: the server's certificate is not for this host name or address ({error.verify_message})"
+        if "expired" in why or "not yet valid" in why:
+            return f"TLS to {address} failed: the server's certificate is expired or not yet valid ({error.verify_message})"
+        return (
+            f"TLS to {address} failed: the server's certificate is signed by an unknown CA; pass the CA that "
+            f"signed it with tls_ca= or CAIRN_TLS_CA ({error.verify_message})"
+        )
+    text = str(error)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "packet length too long" in text:
+        return f"{address} speaks plaintext, not TLS: connect with cairn:// (or start cairnd with --tls-cert and --tls-key)"
+    if "CERTIFICATE_REQUIRED" in text or "certificate required" in text:
+        return f"TLS to {address} failed: the server requires a client certificate (tls_cert= and tls_key=) ({text})"
+    return f"TLS to {address} failed: {text}"
+
+
 def _dumps(message: Any) -> bytes:
     return (json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
 
@@ -242,6 +283,9 @@ class _Connection:
         except asyncio.CancelledError:
             error = ConnectionFailed("the client was closed")
             raise
+        except _ssl.SSLError as e:
+            # e.g. the server refused this client's certificate (mutual TLS, TLS 1.3).
+            error = ConnectionLost(_tls_failure(f"{self.client.host}:{self.client.port}", e))
         except (ConnectionError, OSError) as e:
             error = ConnectionLost(f"the connection to the server broke: {e}")
         except Exception as e:  # a bug in dispatching must not leave callers hanging
@@ -406,6 +450,9 @@ class AsyncClient:
         max_queued_events: int = 10_000,
         max_queued_bytes: int = 64 * 1024 * 1024,
         ssl: _ssl.SSLContext | bool | None = None,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self.url = url or os.environ.get("CAIRN_URL") or DEFAULT_URL
         self.host, self.port, tls = parse_url(self.url)
@@ -424,7 +471,13 @@ class AsyncClient:
         self.max_line_bytes = max_line_bytes
         self.max_queued_events = max(2, max_queued_events)
         self.max_queued_bytes = max(1024, max_queued_bytes)
-        self._ssl: _ssl.SSLContext | bool | None = ssl if ssl is not None else (True if tls else None)
+        self._ssl: _ssl.SSLContext | bool | None = ssl
+        if ssl is None and tls:
+            self._ssl = tls_context(
+                tls_ca or os.environ.get("CAIRN_TLS_CA") or None,
+                tls_cert or os.environ.get("CAIRN_TLS_CERT") or None,
+                tls_key or os.environ.get("CAIRN_TLS_KEY") or None,
+            )
         self._conn: _Connection | None = None
         self._ever_connected = False
         self._connect_lock: asyncio.Lock | None = None
@@ -522,6 +575,8 @@ class AsyncClient:
             )
         except asyncio.TimeoutError as e:
             raise ConnectionFailed(f"cannot connect to {self.host}:{self.port} within {self.connect_timeout} s") from e
+        except _ssl.SSLError as e:
+            raise ConnectionFailed(_tls_failure(f"{self.host}:{self.port}", e)) from e
         except OSError as e:
             raise ConnectionFailed(f"cannot connect to {self.host}:{self.port}: {e}") from e
         conn = _Connection(self, reader, writer)
@@ -529,7 +584,14 @@ class AsyncClient:
             try:
                 hello = await asyncio.wait_for(asyncio.shield(conn.hello), self.connect_timeout)
             except asyncio.TimeoutError as e:
-                raise ConnectionFailed(f"{self.host}:{self.port} sent no hello within {self.connect_timeout} s") from e
+                # A TLS listener says nothing until the client's TLS handshake: a plain client waits.
+                hint = "" if self._ssl else " (if the server listens with TLS, connect with cairns://)"
+                raise ConnectionFailed(f"{self.host}:{self.port} sent no hello within {self.connect_timeout} s{hint}") from e
+            except ConnectionFailed as e:
+                if self._ssl:
+                    raise
+                # A TLS listener closes a plaintext client before its hello.
+                raise ConnectionFailed(f"{e.message} (if the server listens with TLS, connect with cairns://)") from e
             if hello.get("server") != "cairn":
                 raise ConnectionFailed(f"{self.host}:{self.port} is not a Cairn server (hello {hello!r})")
             max_line = hello.get("max_line_bytes")
