@@ -1,12 +1,14 @@
 # Shared set-up for scripts/run, scripts/test and scripts/bench. Source it; do not run it.
 
-# Installs what Cairn needs and is missing: libhiredis-dev (headers + library) and
+# Installs what Cairn needs and is missing: libhiredis-dev (headers + library), openssl and
 # redis-server (with redis-cli). Runs `apt-get update` at most once.
 cairn_install_dependencies() {
   local missing=()
   [ -f /usr/include/hiredis/hiredis.h ] || missing+=(libhiredis-dev)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  # The TLS tests and `scripts/run --tls` make throw-away certificates with it.
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
