@@ -15,6 +15,8 @@ import Testing
         var configuration = try RedisConfiguration(url: redis!.url, poolSize: 4)
         // Long enough for a loaded machine to connect after the restart; a stopped Redis refuses at once anyway.
         configuration.connectTimeoutMilliseconds = 5000
+        // Far above the bound below: prompt means refused at once, not timed out.
+        configuration.commandTimeoutMilliseconds = 120_000
         let pool = RedisPool(configuration: configuration)
         let server = try await TestServer(pool: pool)
         let t = uniqueTenant()
@@ -34,7 +36,7 @@ import Testing
             #expect(error?.code == 5003)
             #expect(error?.data["retry_after_ms"] != nil)
             await expectError(.unavailable) { () throws(CairnError) in try await c.get(ns, key: "k") }
-            #expect(ContinuousClock.now - started < .seconds(5), "answers must come promptly, not hang")
+            #expect(ContinuousClock.now - started < .seconds(60), "answers must come promptly, not wait for a command timeout")
         }
         #expect(try await client.ping())  // the connection itself is fine
 
