@@ -118,7 +118,12 @@ enum HealthProbe {
             promise.fail(error)  // a promise must not be dropped unfulfilled
             throw error
         }
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            // The handler says why first; the close that follows then changes nothing.
+            channel.pipeline.fireUserInboundEventTriggered(HealthProbeHandler.TimedOut(seconds: seconds))
+            channel.close(promise: nil)
+        }
         defer { deadline.cancel() }
         return try await promise.futureResult.get()
     }
@@ -162,6 +167,16 @@ final class HealthProbeHandler: ChannelInboundHandler {
             finish(.success(.init(status: status, body: String(decoding: body, as: UTF8.self))))
             context.close(promise: nil)
         }
+    }
+
+    /// The probe's deadline passed (see `HealthProbe.get`).
+    struct TimedOut { var seconds: Double }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let timedOut = event as? TimedOut {
+            finish(.failure(HealthProbe.Failure(description: "no answer within \(timedOut.seconds) s (--timeout)")))
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
