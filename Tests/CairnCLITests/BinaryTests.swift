@@ -17,38 +17,7 @@ import Testing
     /// Runs `executable arguments…` with no `CAIRN_*` variables but `environment`; killed (and the
     /// test failed) if it runs longer than `timeout` seconds.
     static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30) async throws -> CLIResult {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bin-\(UUID().uuidString)")
-        let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
-        for url in [outURL, errURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        defer { for url in [outURL, errURL] { try? FileManager.default.removeItem(at: url) } }
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        defer { try? out.close(); try? err.close() }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = CLI.environment(token: nil, environment)
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let watchdog = Task {
-            try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-            Issue.record("\(executable.lastPathComponent) \(arguments) still ran after \(timeout) s")
-            process.terminate()
-        }
-        defer { watchdog.cancel() }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        return CLIResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+        try await CLI.run(executable, arguments, environment: CLI.environment(token: nil, environment), timeout: timeout)
     }
 
     /// A listening socket on a loopback port, as another program holding the port would have.

@@ -51,7 +51,14 @@ enum CLI {
         _ arguments: [String], token: String? = nil, stdin: String? = nil, environment: [String: String] = [:]
     ) async throws -> CLIResult {
         let executable = try #require(executable, "the cairn executable was not found; build it first or set CAIRN_CLI_PATH")
-        let env = Self.environment(token: token, environment)
+        return try await run(executable, arguments, environment: Self.environment(token: token, environment), stdin: stdin)
+    }
+
+    /// Runs `executable arguments…` with exactly `env`; killed (and the test failed) when
+    /// `timeout` seconds pass first.
+    static func run(
+        _ executable: URL, _ arguments: [String], environment env: [String: String], stdin: String? = nil, timeout: Double? = nil
+    ) async throws -> CLIResult {
 
         let fm = FileManager.default
         let base = fm.temporaryDirectory.appendingPathComponent("cairn-cli-\(UUID().uuidString)")
@@ -72,6 +79,14 @@ enum CLI {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
+        let watchdog = timeout.map { seconds in
+            Task {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                Issue.record("\(executable.lastPathComponent) \(arguments) still ran after \(seconds) s")
+                process.terminate()
+            }
+        }
+        defer { watchdog?.cancel() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             process.terminationHandler = { _ in continuation.resume() }
             do {
