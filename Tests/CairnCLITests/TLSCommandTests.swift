@@ -55,7 +55,9 @@ import Testing
             host: "127.0.0.1", port: 0, metrics: ServerMetrics(), readiness: { Readiness(problems: []) }, tls: tls)
         defer { metrics.close() }
         let url = "https://127.0.0.1:\(metrics.port)"
-        let ready = try await CLI.run(["health", "--metrics-url", url, "--tls-ca", certificates.caCertificate])
+        // A generous --timeout: the subject is TLS, and a busy machine may take seconds to schedule
+        // the readiness check (the deadline has a test of its own).
+        let ready = try await CLI.run(["health", "--metrics-url", url, "--tls-ca", certificates.caCertificate, "--timeout", "60"])
         #expect(ready.status == 0, "\(ready)")
         #expect(ready.stdout == "ready (\(url)/health/ready)\n")
         let plain = try await CLI.run(["health", "--metrics-url", "http://127.0.0.1:\(metrics.port)", "--timeout", "2"])
