@@ -37,7 +37,9 @@ public final class TestServer: Sendable {
 
     /// A client connected (and, unless `token` is nil and `admin` false, authenticated).
     public func client(token: String? = nil, admin: Bool = false) async throws -> CairnClient {
-        try await CairnClient.connect(host: "127.0.0.1", port: port, token: admin ? adminToken : token)
+        // A generous wait for `hello`: this process also runs every other suite at once, and a
+        // busy machine has kept the in-process server from greeting within the 5 s default.
+        try await CairnClient.connect(host: "127.0.0.1", port: port, token: admin ? adminToken : token, connectTimeout: .seconds(60))
     }
 
     /// A tenant token with `grants`, minted through the server's admin.
