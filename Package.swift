@@ -172,7 +172,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CairnBenchTests", dependencies: ["CairnTestSupport", "CairnClient", "CairnServer", "Cairn"]),
+        .testTarget(
+            name: "CairnBenchTests",
+            dependencies: [
+                "CairnTestSupport", "CairnClient", "CairnServer", "Cairn", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "CairnServerTests",
             dependencies: [
@@ -182,7 +187,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
+        .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnServer", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
         .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
     ]
 )

@@ -50,7 +50,7 @@ public final class CairnClient: Sendable {
     public static func connect(
         host: String = "127.0.0.1", port: Int = ProtocolInfo.defaultPort, token: String? = nil,
         tls tlsOptions: ClientTLSOptions? = nil,
-        connectTimeout: Duration = .seconds(5), retryPolicy: RetryPolicy = RetryPolicy(),
+        connectTimeout: Duration = ConnectTimeout.default, retryPolicy: RetryPolicy = RetryPolicy(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(CairnError) -> CairnClient {
         let tls = try tlsOptions.map { options throws(CairnError) in ClientTLS(context: try options.makeContext()) }
@@ -130,13 +130,15 @@ public final class CairnClient: Sendable {
 
     /// Connects to `cairn://host:port` (plain, or just `host:port`) or `cairns://host:port`
     /// (TLS, with `tls`'s CA and client certificate; the system's CAs without one). `tls` is
-    /// only used for `cairns://`.
+    /// only used for `cairns://`. `connectTimeout` bounds the TCP connect and the wait for `hello`.
     public static func connect(
-        url: String, token: String? = nil, tls: ClientTLSOptions = ClientTLSOptions(), retryPolicy: RetryPolicy = RetryPolicy()
+        url: String, token: String? = nil, tls: ClientTLSOptions = ClientTLSOptions(),
+        connectTimeout: Duration = ConnectTimeout.default, retryPolicy: RetryPolicy = RetryPolicy()
     ) async throws(CairnError) -> CairnClient {
         let target = try parseTarget(url: url)
         return try await connect(
-            host: target.host, port: target.port, token: token, tls: target.tls ? tls : nil, retryPolicy: retryPolicy)
+            host: target.host, port: target.port, token: token, tls: target.tls ? tls : nil, connectTimeout: connectTimeout,
+            retryPolicy: retryPolicy)
     }
 
     public static func parse(url: String) throws(CairnError) -> (host: String, port: Int) {

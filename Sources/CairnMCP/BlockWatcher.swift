@@ -30,6 +30,9 @@ actor BlockWatcher {
 
     private let url: String
     private let token: String?
+    /// The same TLS options and connect timeout as the session's tool connection.
+    private let tls: ClientTLSOptions
+    private let connectTimeout: Duration
     private let notify: @Sendable (String) async -> Void
     private let logger: Logger
 
@@ -45,9 +48,14 @@ actor BlockWatcher {
     private var starting: Task<Result<Void, CairnError>, Never>?
     private var stopped = false
 
-    init(url: String, token: String?, logger: Logger, notify: @escaping @Sendable (String) async -> Void) {
+    init(
+        url: String, token: String?, tls: ClientTLSOptions, connectTimeout: Duration, logger: Logger,
+        notify: @escaping @Sendable (String) async -> Void
+    ) {
         self.url = url
         self.token = token
+        self.tls = tls
+        self.connectTimeout = connectTimeout
         self.logger = logger
         self.notify = notify
     }
@@ -86,7 +94,7 @@ actor BlockWatcher {
     }
 
     private func connectFirst() async throws(CairnError) {
-        let client = try await CairnClient.connect(url: url, token: token)
+        let client = try await CairnClient.connect(url: url, token: token, tls: tls, connectTimeout: connectTimeout)
         self.client = client
         subscriptions = [:]
         subscribedHere = []
@@ -140,7 +148,7 @@ actor BlockWatcher {
                 try? await Task.sleep(for: pause)  // a retry delay, not synchronisation
                 pause = min(pause * 2, .seconds(5))
                 do {
-                    let next = try await CairnClient.connect(url: url, token: token)
+                    let next = try await CairnClient.connect(url: url, token: token, tls: tls, connectTimeout: connectTimeout)
                     self.client = next
                     subscriptions = [:]
                     subscribedHere = []

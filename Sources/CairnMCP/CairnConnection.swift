@@ -13,11 +13,13 @@ actor CairnConnection {
     /// For a cairns:// URL: the CA and client certificate (`CAIRN_TLS_CA`, `CAIRN_TLS_CERT`,
     /// `CAIRN_TLS_KEY` unless given).
     private let tls: ClientTLSOptions
+    private let connectTimeout: Duration
 
-    init(url: String, token: String?, tls: ClientTLSOptions = .fromEnvironment()) {
+    init(url: String, token: String?, tls: ClientTLSOptions = .fromEnvironment(), connectTimeout: Duration = ConnectTimeout.default) {
         self.url = url
         self.token = token
         self.tls = tls
+        self.connectTimeout = connectTimeout
     }
 
     /// Connects and authenticates now, so a bad address or token is reported before any tool call.
@@ -57,7 +59,7 @@ actor CairnConnection {
 
     private func current() async throws(CairnError) -> CairnClient {
         if let client { return client }
-        let client = try await CairnClient.connect(url: url, token: token, tls: tls)
+        let client = try await CairnClient.connect(url: url, token: token, tls: tls, connectTimeout: connectTimeout)
         if let existing = self.client {  // another call connected while this one waited
             await client.close()
             return existing

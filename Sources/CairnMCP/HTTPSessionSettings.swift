@@ -1,3 +1,4 @@
+import CairnClient
 import CairnCore
 import Foundation
 
@@ -26,6 +27,10 @@ public struct MCPHTTPConfiguration: Sendable {
     public var defaultAgent: String?
     public var defaultTask: String?
     public var defaultRole: String?
+    /// For a cairns:// `cairnURL`: whom the sessions' connections trust and what they show.
+    public var cairnTLS = ClientTLSOptions.fromEnvironment()
+    /// How long each session's connections wait for cairnd's greeting.
+    public var connectTimeout = ConnectTimeout.default
 
     public init(cairnURL: String, host: String, port: Int) {
         self.cairnURL = cairnURL

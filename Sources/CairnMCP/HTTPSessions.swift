@@ -64,9 +64,10 @@ actor HTTPSessions {
         defer { opening -= 1 }
         let session: MCPSession
         do {
-            let tokenTenant = try await Self.tokenTenant(configuration.cairnURL, token)
+            let tokenTenant = try await Self.tokenTenant(configuration, token)
             let settings = try HTTPSessionIdentity.settings(path: target, headers: request.headers, configuration: configuration, tokenTenant: tokenTenant)
-            session = try await MCPSession.open(settings, token: token, logger: logger)
+            session = try await MCPSession.open(
+                settings, token: token, tls: configuration.cairnTLS, connectTimeout: configuration.connectTimeout, logger: logger)
         } catch {
             let status = switch error.reason {
             case .unauthenticated: 401
@@ -100,8 +101,9 @@ actor HTTPSessions {
     }
 
     /// `auth`'s tenant for a token, for sessions that name no tenant.
-    private static func tokenTenant(_ url: String, _ token: String) async throws(CairnError) -> String? {
-        let connection = CairnConnection(url: url, token: nil)
+    private static func tokenTenant(_ configuration: MCPHTTPConfiguration, _ token: String) async throws(CairnError) -> String? {
+        let connection = CairnConnection(
+            url: configuration.cairnURL, token: nil, tls: configuration.cairnTLS, connectTimeout: configuration.connectTimeout)
         defer { Task { await connection.close() } }
         let identity = try await connection.call("auth", ["token": .string(token)])
         return identity["tenant"]?.stringValue

@@ -16,14 +16,21 @@ public actor MCPSession {
     private let tools: MemoryTools
 
     /// Connects to cairnd and authenticates with `token`: a bad address or token fails here,
-    /// before any MCP traffic.
-    public static func open(_ settings: SessionSettings, token: String?, logger: Logger) async throws(CairnError) -> MCPSession {
-        let connection = CairnConnection(url: settings.url, token: token)
+    /// before any MCP traffic. Both of the session's connections (tools, block watcher) use
+    /// `tls` for a cairns:// URL and wait up to `connectTimeout` for cairnd's greeting.
+    public static func open(
+        _ settings: SessionSettings, token: String?, tls: ClientTLSOptions = .fromEnvironment(),
+        connectTimeout: Duration = ConnectTimeout.default, logger: Logger
+    ) async throws(CairnError) -> MCPSession {
+        let connection = CairnConnection(url: settings.url, token: token, tls: tls, connectTimeout: connectTimeout)
         try await connection.open()
-        return MCPSession(settings, connection: connection, token: token, logger: logger)
+        return MCPSession(settings, connection: connection, token: token, tls: tls, connectTimeout: connectTimeout, logger: logger)
     }
 
-    private init(_ settings: SessionSettings, connection: CairnConnection, token: String?, logger: Logger) {
+    private init(
+        _ settings: SessionSettings, connection: CairnConnection, token: String?, tls: ClientTLSOptions, connectTimeout: Duration,
+        logger: Logger
+    ) {
         self.settings = settings
         self.connection = connection
         let server = Server(
@@ -32,7 +39,7 @@ public actor MCPSession {
             capabilities: .init(resources: .init(subscribe: true, listChanged: false), tools: .init(listChanged: false)))
         self.server = server
         self.tools = MemoryTools(client: connection, settings: settings)
-        self.watcher = BlockWatcher(url: settings.url, token: token, logger: logger) { [weak server] uri in
+        self.watcher = BlockWatcher(url: settings.url, token: token, tls: tls, connectTimeout: connectTimeout, logger: logger) { [weak server] uri in
             try? await server?.notify(ResourceUpdatedNotification.message(.init(uri: uri)))
         }
     }

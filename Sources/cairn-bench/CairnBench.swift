@@ -41,6 +41,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("tls-ca"), help: "PEM CA file that signs cairnd's certificate, for a cairns:// --url. Env CAIRN_TLS_CA. Default: the system's CAs.")
     var tlsCA: String?
 
+    @Option(help: "Seconds each connection waits for cairnd to accept and greet. Env CAIRN_CONNECT_TIMEOUT. Default 5.")
+    var connectTimeout: Double?
+
     @Flag(help: "Send the workloads' Redis commands straight through RedisPool instead (needs --redis-url).")
     var raw = false
 
@@ -117,6 +120,11 @@ struct Run: AsyncParsableCommand {
         guard keys >= 1, searchItems >= 1, idleConnections >= 1 else {
             throw ValidationError("--keys, --search-items and --idle-connections must be at least 1")
         }
+        do {
+            _ = try ConnectTimeout.resolve(seconds: connectTimeout)
+        } catch {
+            throw ValidationError(error.message)
+        }
         if label != nil, try selected().count != 1 { throw ValidationError("--label names one workload's row; run one workload") }
     }
 
@@ -157,7 +165,8 @@ struct Run: AsyncParsableCommand {
             let token = environment["CAIRN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             let tlsCA = tlsCA ?? environment["CAIRN_TLS_CA"].flatMap { $0.isEmpty ? nil : $0 }
             target = try await CairnTarget(
-                url: cairn, token: token, connections: connections, typedClient: typedClient, tls: ClientTLSOptions(caFile: tlsCA))
+                url: cairn, token: token, connections: connections, typedClient: typedClient, tls: ClientTLSOptions(caFile: tlsCA),
+                connectTimeout: try ConnectTimeout.resolve(seconds: connectTimeout))
         }
 
         var results: [WorkloadResult] = []

@@ -24,19 +24,24 @@ final class CairnTarget: Target {
     static let typedNote =
         "client: CairnClient — one task per worker, every answer parsed into JSONValue and decoded into typed results"
 
-    init(url: String, token: String?, connections: Int, typedClient: Bool = false, tls options: ClientTLSOptions = ClientTLSOptions())
-        async throws
-    {
+    /// How long each connection waits for cairnd to accept and greet.
+    let connectTimeout: Duration
+
+    init(
+        url: String, token: String?, connections: Int, typedClient: Bool = false, tls options: ClientTLSOptions = ClientTLSOptions(),
+        connectTimeout: Duration = ConnectTimeout.default
+    ) async throws {
         let target = try CairnClient.parseTarget(url: url)
         (host, port) = (target.host, target.port)
         let tls = target.tls ? options : nil
         self.tls = tls
         self.token = token
         self.typedClient = typedClient
+        self.connectTimeout = connectTimeout
         let (host, port) = (self.host, self.port)
         let opened = Locked<[CairnClient]>([])
         try await forEachConcurrently(connections, width: 16) { _ in
-            let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
+            let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls, connectTimeout: connectTimeout)
             opened.withLock { $0.append(client) }
         }
         clients = opened.value
@@ -127,7 +132,7 @@ final class CairnTarget: Target {
         try LineRequests(ns: ns).verify(ns: ns)
         let plan = try await LinePlan.open(
             host: host, port: port, token: token, tls: try tls.map { options throws(CairnError) in try ClientTLS(options) },
-            connections: s.connections, depth: s.depth, workload: workload)
+            connectTimeout: connectTimeout, connections: s.connections, depth: s.depth, workload: workload)
         return Prepared(
             plan: plan, notes: notes + [Self.leanNote],
             finish: { _ in
@@ -240,7 +245,7 @@ final class CairnTarget: Target {
     func eventLatency(_ s: Settings) async throws -> Prepared {
         let tenant = s.eventTenant
         let ns = try Namespace(tenant: tenant, task: "events")
-        let subscriber = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
+        let subscriber = try await CairnClient.connect(host: host, port: port, token: token, tls: tls, connectTimeout: connectTimeout)
         _ = try await subscriber.subscribe(Scope(tenant: tenant))
         let rendezvous = Rendezvous()
         let listener = Task {
@@ -275,13 +280,13 @@ final class CairnTarget: Target {
     }
 
     func idleConnections(_ s: Settings) async -> Prepared {
-        let (host, port, token, tls) = (host, port, token, tls)
+        let (host, port, token, tls, connectTimeout) = (host, port, token, tls, connectTimeout)
         let serverPID = await serverPID(s)
         let rssBefore = await offloaded { serverPID.flatMap(ProcessMemory.residentBytes) }
         let opened = Locked<[CairnClient]>([])
         return Prepared(
             plan: Plan(workers: min(32, s.idleConnections)) { _, _ in
-                let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls)
+                let client = try await CairnClient.connect(host: host, port: port, token: token, tls: tls, connectTimeout: connectTimeout)
                 opened.withLock { $0.append(client) }
                 return Done()
             },

@@ -21,7 +21,8 @@ struct LinePlan<W: LineWorkload>: Runner {
 
     /// Opens the connections (each greeted and authenticated) for `workload`.
     static func open(
-        host: String, port: Int, token: String?, tls: ClientTLS? = nil, connections: Int, depth: Int, workload: W,
+        host: String, port: Int, token: String?, tls: ClientTLS? = nil, connectTimeout: Duration = ConnectTimeout.default,
+        connections: Int, depth: Int, workload: W,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> LinePlan {
         let opened = Locked<[Int: Connection]>([:])
@@ -29,7 +30,8 @@ struct LinePlan<W: LineWorkload>: Runner {
             try await forEachConcurrently(connections, width: 16) { c in
                 let indices = (0..<depth).map { c + connections * $0 }
                 let connection = try await Self.connect(
-                    host: host, port: port, token: token, tls: tls, workload: workload, indices: indices, group: group)
+                    host: host, port: port, token: token, tls: tls, connectTimeout: connectTimeout, workload: workload, indices: indices,
+                    group: group)
                 opened.withLock { $0[c] = connection }
             }
         } catch {
@@ -41,13 +43,16 @@ struct LinePlan<W: LineWorkload>: Runner {
     }
 
     private static func connect(
-        host: String, port: Int, token: String?, tls: ClientTLS?, workload: W, indices: [Int], group: any EventLoopGroup
+        host: String, port: Int, token: String?, tls: ClientTLS?, connectTimeout: Duration, workload: W, indices: [Int],
+        group: any EventLoopGroup
     ) async throws -> Connection {
+        let timeout = TimeAmount.nanoseconds(
+            Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connectTimeout(.seconds(5))
+                .connectTimeout(timeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try tls?.addHandlers(to: channel, host: host, port: port)
@@ -66,7 +71,15 @@ struct LinePlan<W: LineWorkload>: Runner {
                 handler.receiver = workers
                 let bound = NIOLoopBound(workers, eventLoop: loop)
                 let greeted = handler.greeted ?? loop.makeFailedFuture(BenchFailure("the connection's handler was not set up"))
-                return greeted.map { bound }
+                let answered = loop.makePromise(of: NIOLoopBound<LineWorkers<W>>.self)
+                let deadline = loop.scheduleTask(in: timeout) {
+                    answered.fail(BenchFailure("cairnd at \(host):\(port) did not greet within \(connectTimeout) (--connect-timeout)"))
+                }
+                greeted.whenComplete { result in
+                    deadline.cancel()
+                    answered.completeWith(result.map { bound })
+                }
+                return answered.futureResult
             } catch {
                 return loop.makeFailedFuture(error)
             }

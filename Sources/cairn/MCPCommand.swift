@@ -72,17 +72,13 @@ struct MCPCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cairn-mcp")
-        // The MCP sessions' connections take a cairns:// CA and client certificate from the
-        // environment (CairnConnection): the flags given here go there.
-        for (flag, name) in [(global.tlsCA, "CAIRN_TLS_CA"), (global.tlsCert, "CAIRN_TLS_CERT"), (global.tlsKey, "CAIRN_TLS_KEY")] {
-            if let flag { setenv(name, flag, 1) }
-        }
         let tenant = self.tenant ?? environment("CAIRN_TENANT"), agent = self.agent ?? environment("CAIRN_AGENT")
         let task = self.task ?? environment("CAIRN_TASK"), role = self.role ?? environment("CAIRN_ROLE")
         if let listen {
             let (host, port) = try usage { () throws(CairnError) in try MCPListenAddress.parse(listen) }
             var configuration = MCPHTTPConfiguration(cairnURL: global.resolvedURL, host: host, port: port)
             configuration.maxSessions = maxSessions
+            (configuration.cairnTLS, configuration.connectTimeout) = (global.tls, global.resolvedConnectTimeout)
             configuration.idleTimeout = .seconds(idleTimeout)
             configuration.maxBodyBytes = maxBodyBytes
             (configuration.defaultTenant, configuration.defaultAgent) = (tenant, agent)
@@ -99,7 +95,7 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let session: MCPSession
         do {
-            session = try await MCPSession.open(settings, token: token, logger: logger)
+            session = try await MCPSession.open(settings, token: token, tls: global.tls, connectTimeout: global.resolvedConnectTimeout, logger: logger)
         } catch {
             Output.error(error)
             if token == nil, error.reason == .unauthenticated { Output.note("no token given: set CAIRN_TOKEN or use --token-file") }

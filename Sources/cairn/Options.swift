@@ -38,6 +38,13 @@ struct GlobalOptions: ParsableArguments {
             valueName: "path"))
     var tokenFile: String?
 
+    @Option(
+        name: .customLong("connect-timeout"),
+        help: ArgumentHelp(
+            "Seconds to wait for the server to accept the connection and greet (default: $CAIRN_CONNECT_TIMEOUT, else 5).",
+            valueName: "seconds"))
+    var connectTimeout: Double?
+
     @Flag(help: "Machine output: the server's JSON result, one JSON value per line.")
     var json = false
 
@@ -50,7 +57,15 @@ struct GlobalOptions: ParsableArguments {
             keyFile: tlsKey ?? environment("CAIRN_TLS_KEY"))
     }
 
+    /// --connect-timeout, else $CAIRN_CONNECT_TIMEOUT, else 5 s (checked in `validate`).
+    var resolvedConnectTimeout: Duration { (try? ConnectTimeout.resolve(seconds: connectTimeout)) ?? ConnectTimeout.default }
+
     func validate() throws {
+        do {
+            _ = try ConnectTimeout.resolve(seconds: connectTimeout)
+        } catch {
+            throw ValidationError(error.message)
+        }
         do {
             _ = try CairnClient.parse(url: resolvedURL)
         } catch {

@@ -42,7 +42,7 @@ struct Session {
             throw Output.usageError(error)
         }
         do {
-            let client = try await CairnClient.connect(url: options.resolvedURL, tls: options.tls)
+            let client = try await CairnClient.connect(url: options.resolvedURL, tls: options.tls, connectTimeout: options.resolvedConnectTimeout)
             do {
                 var identity: JSONValue?
                 if let token { identity = try await client.call("auth", ["token": .string(token)]) }

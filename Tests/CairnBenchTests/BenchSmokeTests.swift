@@ -1,6 +1,8 @@
 import Cairn
 import CairnTestSupport
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 
 /// Runs every cairn-bench workload for a few hundred requests, through an in-process cairnd and
@@ -86,6 +88,18 @@ struct BenchSmokeTests {
             #expect(run.status != 0)
             #expect(run.stderr.contains("CAIRN_TOKEN"), "\(run)")
         }
+    }
+
+    @Test func connectTimeoutBoundsTheWaitForAGreeting() async throws {
+        // Accepts and never greets; the harness's 60 s CAIRN_CONNECT_TIMEOUT is overridden by the flag.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let port = try #require(silent.localAddress?.port)
+        let run = try await Bench.run(["get", "--url", "cairn://127.0.0.1:\(port)", "-n", "10", "--connect-timeout", "0.4"])
+        #expect(run.status != 0, "\(run)")
+        #expect(run.stderr.contains("within 0.4 seconds"), "\(run)")
+        let bad = try await Bench.run(["get", "--url", "cairn://127.0.0.1:\(port)", "--connect-timeout", "0"])
+        #expect(bad.status == 64 && bad.stderr.contains("--connect-timeout must be above 0"), "\(bad)")
     }
 
     @Test func reportComparesRawWithCairnd() async throws {
@@ -192,6 +206,7 @@ enum Bench {
         let executable = try #require(executable, "cairn-bench was not found; build it first or set CAIRN_BENCH_PATH")
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAIRN_") }
         if let token { environment["CAIRN_TOKEN"] = token }
+        environment["CAIRN_CONNECT_TIMEOUT"] = "60"  // a busy machine: the 5 s default is for people
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bench-run-\(UUID().uuidString)")
         let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
         let inURL = base.appendingPathExtension("in")

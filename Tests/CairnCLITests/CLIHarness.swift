@@ -102,10 +102,13 @@ enum CLI {
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
-    /// This process's environment without `CAIRN_*`, then `token` in `CAIRN_TOKEN` and `environment`.
+    /// This process's environment without `CAIRN_*`, then `token` in `CAIRN_TOKEN`, a 60 s
+    /// `CAIRN_CONNECT_TIMEOUT` (the suites share a busy machine: the 5 s default is for people)
+    /// and `environment`.
     static func environment(token: String?, _ environment: [String: String]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAIRN_") }
         if let token { env["CAIRN_TOKEN"] = token }
+        env["CAIRN_CONNECT_TIMEOUT"] = "60"
         env.merge(environment) { _, new in new }
         return env
     }
