@@ -24,7 +24,7 @@ extension Store {
             }
         }
         guard !itemKeys.isEmpty else { return values }
-        let replies = try await redis.runOnLoop { connection in
+        let replies = try await redis.run { connection in
             try await connection.pipeline(itemKeys.map(StoredItem.readAll))
         }
         let stored = replies.map { StoredItem(all: $0) }
@@ -40,7 +40,7 @@ extension Store {
             }
         }
         guard !older.isEmpty else { return values }
-        let entries = try await redis.runOnLoop { connection in
+        let entries = try await redis.run { connection in
             try await connection.pipeline(
                 older.map { RedisCommand(["LINDEX", layout.history(events[$0.event].ns, events[$0.event].key.string), String($0.index)]) })
         }

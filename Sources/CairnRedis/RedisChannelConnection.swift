@@ -81,6 +81,12 @@ public final class RedisChannelConnection: Sendable {
         try await pipeline([command])[0]
     }
 
+    /// One command; an error reply throws `.server`.
+    @discardableResult
+    public func run(_ command: RedisCommand) async throws(RedisError) -> RedisValue {
+        try await send(command).checked()
+    }
+
     /// Writes commands whose replies nobody waits for (`UNWATCH` before handing the connection
     /// back): later commands on the connection still come after them.
     public func sendWithoutWaiting(_ commands: [RedisCommand]) {
@@ -88,10 +94,12 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
+    /// A command refused while queueing (bad syntax) aborts the whole transaction with an error.
     /// Throws `.connection` when nothing was sent, `.outcomeUnknown` when the connection broke
-    /// after the transaction was handed to the socket.
-    public func transaction(_ commands: [RedisCommand]) async throws(RedisError) -> TransactionOutcome {
-        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands), writes: true))
+    /// after the transaction was handed to the socket — unless `readOnly` (a snapshot read of
+    /// several keys): then a break is `.connection`, since nothing can have been written.
+    public func transaction(_ commands: [RedisCommand], readOnly: Bool = false) async throws(RedisError) -> TransactionOutcome {
+        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands), writes: !readOnly))
     }
 
     public func close() {
