@@ -15,7 +15,7 @@ extension RedisPool {
     /// Runs `body` with an event-loop connection of its own; a `CairnError` it throws passes through.
     public func run<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
         do {
-            return try await withLoopConnection(body)
+            return try await withConnection(body)
         } catch let error as CairnError {
             throw error
         } catch let error as RedisError {

@@ -17,7 +17,9 @@ public final class RedisChannelConnection: Sendable {
     public var isActive: Bool { channel.isActive }
 
     /// Connects, authenticates and selects the database.
-    static func connect(_ configuration: RedisConfiguration, on loop: any EventLoop) -> EventLoopFuture<RedisChannelConnection> {
+    static func connect(
+        _ configuration: RedisConfiguration, on loop: any EventLoop, onPush: (@Sendable (RedisPush) -> Bool)? = nil
+    ) -> EventLoopFuture<RedisChannelConnection> {
         let events = RedisChannelEvents()
         let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMilliseconds))
         let peer = configuration.description
@@ -26,7 +28,7 @@ public final class RedisChannelConnection: Sendable {
             .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMilliseconds)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events))
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events, onPush: onPush))
                 }
             }
         let connected: EventLoopFuture<any Channel>
@@ -54,6 +56,20 @@ public final class RedisChannelConnection: Sendable {
                 }
                 return connection
             }
+        }
+    }
+
+    /// A connection of the caller's own, outside any pool (tools and tests: an admin connection,
+    /// many idle ones); the caller closes it.
+    public static func open(
+        _ configuration: RedisConfiguration, on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    ) async throws(RedisError) -> RedisChannelConnection {
+        do {
+            return try await connect(configuration, on: loop).valueOnCaller()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.connection, "cannot reach Redis at \(configuration): \(describe(error))")
         }
     }
 
@@ -107,7 +123,7 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// Hands the request to the channel on its loop; a closed channel fails it at once.
-    private func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
+    func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
         let channel = self.channel
         let request = RedisRequest(commands: commands, promise: promise, writes: writes)
         if channel.eventLoop.inEventLoop {
