@@ -62,8 +62,17 @@ import Testing
             let pool = RedisPool(configuration: configuration)
             var pushes = RedisSubscriber.pushes(configuration, patterns: ["flood"], bufferLimit: 4).makeAsyncIterator()
             guard case .subscribed? = await pushes.next() else { Issue.record("first push is not .subscribed"); return }
-            // Nobody reads while 20 messages come: the fifth finds the buffer full.
+            func pubsubClients() async -> [String]? {
+                guard let list = (try? await pool.withConnection { try await $0.run(["CLIENT", "LIST", "TYPE", "pubsub"]) })?.string
+                else { return nil }
+                return list.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }  // "id=N"
+            }
+            let subscriber = try #require(await pubsubClients()?.first)
+            // Nobody reads while 20 messages come: the fifth finds the buffer full and the
+            // subscriber's connection closes. Reading starts only once that connection is gone,
+            // so the reader cannot make room early.
             _ = try await pool.withConnection { c in try await c.pipeline((0..<20).map { ["PUBLISH", "flood", String($0)] }) }
+            await eventually { await pubsubClients().map { !$0.contains(subscriber) } ?? false }
             var messages = 0
             var sawDisconnect = false
             while let push = await pushes.next() {
