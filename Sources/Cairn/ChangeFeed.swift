@@ -69,8 +69,8 @@ public struct FeedOptions: Sendable, Hashable {
 ///
 /// Every write appends an entry to its tenant's change stream inside the write's `MULTI`; that
 /// stream is the record, in commit order, with a cursor per entry. Redis keyspace notifications
-/// on the stream keys are the live signal: one pub/sub connection (one `RedisSubscriber`
-/// thread) per feed hears every `XADD`, and the tenant's pump then reads the stream forward from
+/// on the stream keys are the live signal: one pub/sub connection (a `RedisSubscriber` on
+/// SwiftNIO) per feed hears every `XADD`, and the tenant's pump then reads the stream forward from
 /// each subscription's cursor. Notifications are only a wake-up call: when one is lost (the
 /// pub/sub connection dropped, a slow pub/sub client), the reconnect or the poll timer wakes
 /// the pumps and they read from where they were, so no event is missed.

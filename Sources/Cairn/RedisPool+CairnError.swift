@@ -13,20 +13,7 @@ extension RedisPool {
     }
 
     /// Runs `body` with an event-loop connection of its own; a `CairnError` it throws passes through.
-    func runOnLoop<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
-        do {
-            return try await withLoopConnection(body)
-        } catch let error as CairnError {
-            throw error
-        } catch let error as RedisError {
-            throw Store.translate(error)
-        } catch {
-            throw CairnError(.internalError, "unexpected failure: \(error)")
-        }
-    }
-
-    /// Runs `body` on a pooled connection of its own; a `CairnError` it throws passes through.
-    public func run<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws(CairnError) -> T {
+    public func run<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
         do {
             return try await withConnection(body)
         } catch let error as CairnError {

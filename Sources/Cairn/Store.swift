@@ -128,11 +128,11 @@ public final class Store: Sendable {
         }
         return try await redisCall { connection -> Item? in
             for _ in 0..<8 {
-                let stored = StoredItem(all: try connection.send(StoredItem.readAll(itemKey)).checked())
+                let stored = StoredItem(all: try await connection.send(StoredItem.readAll(itemKey)).checked())
                 guard let version, version != stored.version else { return stored.item(ns: ns, key: key) }
                 if version > stored.version { return nil }
                 let index = stored.version - version
-                let entryReply = try connection.send(["LINDEX", historyKey, String(index)]).checked()
+                let entryReply = try await connection.send(["LINDEX", historyKey, String(index)]).checked()
                 guard let text = entryReply.string else {
                     throw CairnError(
                         .versionUnavailable,
@@ -185,7 +185,7 @@ public final class Store: Sendable {
 
     /// Runs `body` on a pooled Redis connection, turning Redis failures into `CairnError`s.
     func redisCall<T: Sendable>(
-        _ body: @escaping @Sendable (RedisConnection) throws -> T
+        _ body: (RedisChannelConnection) async throws -> T
     ) async throws(CairnError) -> T {
         try await redis.run(body)
     }

@@ -104,7 +104,7 @@ extension Store {
         let layout = self.layout
         let needle = labelSearch?.lowercased()
         return try await redisCall { connection -> [Item] in
-            let members = try connection.send(["ZRANGE", indexKey, "0", "-1"]).checked().array ?? []
+            let members = try await connection.send(["ZRANGE", indexKey, "0", "-1"]).checked().array ?? []
             var candidates: [(Namespace, String)] = []
             for m in members {
                 guard let text = m.string, let (ns, key) = layout.decodeMember(text, tenant: scope.tenant), scope.contains(ns)
@@ -113,11 +113,11 @@ extension Store {
                 candidates.append((ns, key))
             }
             // Only the kind is needed to choose; read it first, then the page's blocks.
-            let kinds = try connection.pipeline(candidates.map { ["HGET", layout.item($0.0, $0.1), ItemField.kind] })
+            let kinds = try await connection.pipeline(candidates.map { ["HGET", layout.item($0.0, $0.1), ItemField.kind] })
             var blocks = zip(candidates, kinds).filter { $0.1.string == ItemKind.block.rawValue }.map(\.0)
             blocks.sort { Store.precedes($0.0, $0.1, $1.0, $1.1) }
             let page = Array(blocks.dropFirst(offset).prefix(limit))
-            return try Store.readItems(connection, layout: layout, page).compactMap { $0 }.filter { $0.kind == .block }
+            return try await Store.readItems(connection, layout: layout, page).compactMap { $0 }.filter { $0.kind == .block }
         }
     }
 
@@ -336,7 +336,7 @@ extension Store {
     public func agents(of ns: Namespace, label: String) async throws(CairnError) -> [String] {
         _ = try await block(ns, label: label)
         let key = layout.attachments(ns, label)
-        let reply = try await redisCall { try $0.send(["SMEMBERS", key]).checked() }
+        let reply = try await redisCall { try await $0.send(["SMEMBERS", key]).checked() }
         return (reply.array ?? []).compactMap(\.string).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
@@ -348,11 +348,11 @@ extension Store {
         let layout = self.layout
         let agentKey = layout.agent(tenant, agent)
         return try await redisCall { connection -> [Item] in
-            var mapping = try connection.send(["HGETALL", agentKey]).checked().nameMap ?? [:]
+            var mapping = try await connection.send(["HGETALL", agentKey]).checked().nameMap ?? [:]
             for _ in 0..<16 {
                 let members = mapping.sorted { $0.key < $1.key }
                 let addresses = members.compactMap { layout.decodeMember($0.value, tenant: tenant) }
-                let outcome = try connection.transaction(
+                let outcome = try await connection.transaction(
                     [["HGETALL", agentKey]] + addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) }, readOnly: true)
                 guard case .committed(let replies) = outcome else { continue }
                 let seen = replies[0].nameMap ?? [:]

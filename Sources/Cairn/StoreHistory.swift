@@ -14,13 +14,13 @@ extension Store {
         let itemKey = layout.item(ns, key)
         let historyKey = layout.history(ns, key)
         return try await redisCall { connection -> [HistoryEntry] in
-            var version = try connection.send(["HGET", itemKey, ItemField.version]).checked().int ?? 0
+            var version = try await connection.send(["HGET", itemKey, ItemField.version]).checked().int ?? 0
             for _ in 0..<8 {
                 if version == 0 { return [] }
                 let newest = min(version, (beforeVersion ?? (version + 1)) - 1)
                 if newest < 1 { return [] }
                 let start = version - newest
-                let outcome = try connection.transaction([
+                let outcome = try await connection.transaction([
                     ["HGET", itemKey, ItemField.version],
                     ["LRANGE", historyKey, String(start), String(start + limit - 1)],
                 ], readOnly: true)
@@ -54,7 +54,7 @@ extension Store {
             var start = first
             var entries: [LogEntry] = []
             while entries.count < limit {
-                let reply = try connection.send(["XRANGE", streamKey, start, end, "COUNT", "500"]).checked()
+                let reply = try await connection.send(["XRANGE", streamKey, start, end, "COUNT", "500"]).checked()
                 let batch = reply.array ?? []
                 for raw in batch {
                     guard let pair = raw.array, pair.count == 2, let id = pair[0].string else { continue }
@@ -136,7 +136,7 @@ extension Store {
     public func streamBounds(tenant: String) async throws(CairnError) -> StreamBounds {
         let key = layout.stream(tenant)
         let reply = try await redisCall { connection -> RedisValue in
-            let info = try connection.send(["XINFO", "STREAM", key])
+            let info = try await connection.send(["XINFO", "STREAM", key])
             if case .error = info { return .null }  // no such key: nothing written yet
             return info
         }

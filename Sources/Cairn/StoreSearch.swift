@@ -1,20 +1,13 @@
 import CairnCore
 import CairnRedis
-import Dispatch
 import Foundation
 
 /// One search hit before its item is read.
-struct SearchMatch {
+struct SearchMatch: Sendable {
     var ns: Namespace
     var key: String
     var updated: Int64
     var score: Double?
-}
-
-/// Lets `concurrentPerform`'s iterations write their own slots of one buffer.
-struct UncheckedBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// The most items `search`, `list_namespaces`, `history` and `log` return at once.
@@ -30,10 +23,10 @@ extension Store {
         try Store.checkPage(limit: limit, offset: offset)
         let indexKey = layout.index(scope.tenant)
         let layout = self.layout
-        return try await redisCall { connection -> [Item] in
-            if filter == nil && query == nil {
-                // Order and page from the index alone; read only the page's items.
-                let flat = try connection.send(["ZRANGE", indexKey, "0", "-1", "WITHSCORES"]).checked().array ?? []
+        if filter == nil && query == nil {
+            // Order and page from the index alone; read only the page's items.
+            return try await redisCall { connection -> [Item] in
+                let flat = try await connection.send(["ZRANGE", indexKey, "0", "-1", "WITHSCORES"]).checked().array ?? []
                 var candidates: [(ns: Namespace, key: String, updated: Int64)] = []
                 candidates.reserveCapacity(flat.count / 2)
                 var i = 0
@@ -50,22 +43,47 @@ extension Store {
                     return Store.precedes(a.ns, a.key, b.ns, b.key)
                 }
                 let page = candidates.dropFirst(offset).prefix(limit)
-                return try Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) }).compactMap { $0 }
+                return try await Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) }).compactMap { $0 }
             }
-            // Filter and/or query: one HGETALL of the tenant's search documents gives every
-            // item's value (and what ordering needs); keep the matches in scope, order them, then
-            // read the page's items whole. A query looks at the value's string leaves; for a
-            // block also its label and description.
-            let documentsKey = layout.documents(scope.tenant)
-            let flat = try connection.send(["HGETALL", documentsKey]).checked().array ?? []
-            let pairs = flat.count / 2
-            // Decoding and matching 10,000 documents is CPU work: spread it over the cores.
-            let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, pairs / 2000))
-            let perPart = (pairs + parts - 1) / parts
-            var partial = [[SearchMatch]](repeating: [], count: parts)
-            partial.withUnsafeMutableBufferPointer { results in
-                let results = UncheckedBox(results)
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
+        }
+        // Filter and/or query: one HGETALL of the tenant's search documents gives every item's
+        // value (and what ordering needs); keep the matches in scope, order them, then read the
+        // page's items whole. A query looks at the value's string leaves; for a block also its
+        // label and description.
+        let documentsKey = layout.documents(scope.tenant)
+        let flat = try await redisCall { connection in
+            try await connection.send(["HGETALL", documentsKey]).checked().array ?? []
+        }
+        var matches = await Store.match(flat, scope: scope, layout: layout, filter: filter, query: query)
+        matches.sort { a, b in
+            if let sa = a.score, let sb = b.score, sa != sb { return sa > sb }
+            if query == nil, a.updated != b.updated { return a.updated > b.updated }
+            return Store.precedes(a.ns, a.key, b.ns, b.key)
+        }
+        let page = Array(matches.dropFirst(offset).prefix(limit))
+        let items = try await redisCall { connection in
+            try await Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) })
+        }
+        return zip(page, items).compactMap { match, item in
+            guard var item else { return nil }
+            item.score = match.score
+            return item
+        }
+    }
+
+    /// The search documents (`HGETALL`'s flat field/value list) in `scope` that pass `filter`
+    /// and match `query`. Decoding and matching 10,000 documents is CPU work: it is spread over
+    /// child tasks on the global concurrent executor, never on the caller's event loop (a
+    /// cairnd request's task prefers its connection's loop, and child tasks inherit that).
+    static func match(
+        _ flat: [RedisValue], scope: Scope, layout: KeyLayout, filter: Filter?, query: TextQuery?
+    ) async -> [SearchMatch] {
+        let pairs = flat.count / 2
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, pairs / 2000))
+        let perPart = (pairs + parts - 1) / parts
+        return await withTaskGroup(of: (Int, [SearchMatch]).self) { group in
+            for part in 0..<parts {
+                group.addTask(executorPreference: globalConcurrentExecutor) {
                     var found: [SearchMatch] = []
                     for pair in (part * perPart)..<min(pairs, (part + 1) * perPart) {
                         guard let member = flat[2 * pair].string,
@@ -86,22 +104,12 @@ extension Store {
                         }
                         found.append(SearchMatch(ns: ns, key: key, updated: document.updatedMs, score: score))
                     }
-                    results.value[part] = found  // each part writes only its own slot
+                    return (part, found)
                 }
             }
-            var matches = partial.flatMap { $0 }
-            matches.sort { a, b in
-                if let sa = a.score, let sb = b.score, sa != sb { return sa > sb }
-                if query == nil, a.updated != b.updated { return a.updated > b.updated }
-                return Store.precedes(a.ns, a.key, b.ns, b.key)
-            }
-            let page = Array(matches.dropFirst(offset).prefix(limit))
-            let items = try Store.readItems(connection, layout: layout, page.map { ($0.ns, $0.key) })
-            return zip(page, items).compactMap { match, item in
-                guard var item else { return nil }
-                item.score = match.score
-                return item
-            }
+            var partial = [[SearchMatch]](repeating: [], count: parts)
+            for await (part, found) in group { partial[part] = found }
+            return partial.flatMap { $0 }
         }
     }
 
@@ -111,7 +119,7 @@ extension Store {
         let indexKey = layout.index(scope.tenant)
         let layout = self.layout
         return try await redisCall { connection -> [Namespace] in
-            let reply = try connection.send(["ZRANGE", indexKey, "0", "-1"]).checked()
+            let reply = try await connection.send(["ZRANGE", indexKey, "0", "-1"]).checked()
             var found = Set<Namespace>()
             for member in reply.array ?? [] {
                 if let m = member.string, let (ns, _) = layout.decodeMember(m, tenant: scope.tenant), scope.contains(ns) {
@@ -136,9 +144,9 @@ extension Store {
     }
 
     /// Reads several items in one round trip; nil for those that are gone.
-    static func readItems(_ connection: RedisConnection, layout: KeyLayout, _ addresses: [(Namespace, String)]) throws -> [Item?] {
+    static func readItems(_ connection: RedisChannelConnection, layout: KeyLayout, _ addresses: [(Namespace, String)]) async throws -> [Item?] {
         guard !addresses.isEmpty else { return [] }
-        let replies = try connection.pipeline(addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
+        let replies = try await connection.pipeline(addresses.map { StoredItem.readAll(layout.item($0.0, $0.1)) })
         return zip(addresses, replies).map { address, reply in StoredItem(all: reply).item(ns: address.0, key: address.1) }
     }
 }

@@ -100,7 +100,7 @@ extension Store {
         for attempt in 0..<options.maxWriteAttempts {
             let outcome: Answer<T>?
             do {
-                outcome = try await redis.runOnLoop { connection -> Answer<T>? in
+                outcome = try await redis.run { connection -> Answer<T>? in
                     let replies = try await connection.pipeline([RedisCommand(["WATCH"] + watch)] + reads)
                     for reply in replies { try reply.checked() }
                     var readReplies = Array(replies.dropFirst())

@@ -17,7 +17,9 @@ public final class RedisChannelConnection: Sendable {
     public var isActive: Bool { channel.isActive }
 
     /// Connects, authenticates and selects the database.
-    static func connect(_ configuration: RedisConfiguration, on loop: any EventLoop) -> EventLoopFuture<RedisChannelConnection> {
+    static func connect(
+        _ configuration: RedisConfiguration, on loop: any EventLoop, onPush: (@Sendable (RedisPush) -> Bool)? = nil
+    ) -> EventLoopFuture<RedisChannelConnection> {
         let events = RedisChannelEvents()
         let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMilliseconds))
         let peer = configuration.description
@@ -26,7 +28,7 @@ public final class RedisChannelConnection: Sendable {
             .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMilliseconds)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events))
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events, onPush: onPush))
                 }
             }
         let connected: EventLoopFuture<any Channel>
@@ -57,6 +59,20 @@ public final class RedisChannelConnection: Sendable {
         }
     }
 
+    /// A connection of the caller's own, outside any pool (tools and tests: an admin connection,
+    /// many idle ones); the caller closes it.
+    public static func open(
+        _ configuration: RedisConfiguration, on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    ) async throws(RedisError) -> RedisChannelConnection {
+        do {
+            return try await connect(configuration, on: loop).valueOnCaller()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.connection, "cannot reach Redis at \(configuration): \(describe(error))")
+        }
+    }
+
     /// Writes every command, then waits for every reply (error replies are returned, not thrown).
     public func pipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisValue] {
         try await pipeline(commands, writes: false)
@@ -81,6 +97,12 @@ public final class RedisChannelConnection: Sendable {
         try await pipeline([command])[0]
     }
 
+    /// One command; an error reply throws `.server`.
+    @discardableResult
+    public func run(_ command: RedisCommand) async throws(RedisError) -> RedisValue {
+        try await send(command).checked()
+    }
+
     /// Writes commands whose replies nobody waits for (`UNWATCH` before handing the connection
     /// back): later commands on the connection still come after them.
     public func sendWithoutWaiting(_ commands: [RedisCommand]) {
@@ -88,10 +110,12 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// `MULTI`, the commands, `EXEC` in one round trip. `.aborted` when a watched key changed.
+    /// A command refused while queueing (bad syntax) aborts the whole transaction with an error.
     /// Throws `.connection` when nothing was sent, `.outcomeUnknown` when the connection broke
-    /// after the transaction was handed to the socket.
-    public func transaction(_ commands: [RedisCommand]) async throws(RedisError) -> TransactionOutcome {
-        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands), writes: true))
+    /// after the transaction was handed to the socket — unless `readOnly` (a snapshot read of
+    /// several keys): then a break is `.connection`, since nothing can have been written.
+    public func transaction(_ commands: [RedisCommand], readOnly: Bool = false) async throws(RedisError) -> TransactionOutcome {
+        try TransactionOutcome(replies: try await pipeline(TransactionOutcome.commands(wrapping: commands), writes: !readOnly))
     }
 
     public func close() {
@@ -99,7 +123,7 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// Hands the request to the channel on its loop; a closed channel fails it at once.
-    private func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
+    func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
         let channel = self.channel
         let request = RedisRequest(commands: commands, promise: promise, writes: writes)
         if channel.eventLoop.inEventLoop {

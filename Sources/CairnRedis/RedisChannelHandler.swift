@@ -40,11 +40,16 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var failure: RedisError?
     /// Whether a flush is queued on the event loop already.
     private var flushQueued = false
+    /// On a pub/sub connection, gets each message Redis pushes; false when it cannot take it
+    /// (its buffer is full), which closes the connection: the subscriber re-subscribes and its
+    /// owner re-reads what it may have missed, as after any other break.
+    private let onPush: (@Sendable (RedisPush) -> Bool)?
 
-    init(timeout: TimeAmount, peer: String, events: RedisChannelEvents) {
+    init(timeout: TimeAmount, peer: String, events: RedisChannelEvents, onPush: (@Sendable (RedisPush) -> Bool)? = nil) {
         self.timeout = timeout
         self.peer = peer
         self.events = events
+        self.onPush = onPush
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -79,6 +84,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         do throws(RedisError) {
             try reader.feed(unwrapInboundIn(data))
             while let reply = try reader.next() {
+                if let onPush, let push = RedisPush(pushed: reply) {
+                    guard onPush(push) else {
+                        throw RedisError(.connection, "the subscriber of Redis at \(peer) fell behind its messages")
+                    }
+                    continue
+                }
                 guard !waiting.isEmpty else {
                     throw RedisError(.unexpectedReply, "Redis at \(peer) sent a reply nobody asked for: \(reply)")
                 }

@@ -5,7 +5,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
-    /// How many connections (and threads running blocking hiredis calls) the pool keeps.
+    /// How many connections each event loop may lend out at once (`RedisPool.withConnection`).
     public var poolSize: Int
     /// How long a connection attempt may take.
     public var connectTimeoutMilliseconds: Int

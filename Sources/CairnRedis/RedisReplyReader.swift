@@ -28,12 +28,44 @@ final class RedisReplyReader {
         if redisReaderGetReply(reader, &raw) != REDIS_OK { throw protocolError() }
         guard let raw else { return nil }
         defer { freeReplyObject(raw) }
-        return RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self))
+        return RedisReplyReader.convert(raw.assumingMemoryBound(to: redisReply.self))
     }
 
     private func protocolError() -> RedisError {
         var errstr = reader.pointee.errstr
         let text = withUnsafeBytes(of: &errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         return RedisError(.connection, "Redis sent bytes that are not RESP: \(text.isEmpty ? "protocol error" : text)")
+    }
+
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            return .string(text(r.str, r.len))
+        case REDIS_REPLY_STATUS:
+            return .status(text(r.str, r.len))
+        case REDIS_REPLY_ERROR:
+            return .error(text(r.str, r.len))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(r.integer))
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisValue] = []
+            elements.reserveCapacity(r.elements)
+            for i in 0..<r.elements {
+                if let element = r.element[i] { elements.append(convert(element)) } else { elements.append(.null) }
+            }
+            return .array(elements)
+        default:
+            return .error("unknown reply type \(r.type)")
+        }
+    }
+
+    static func text(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
+        guard let pointer, length > 0 else { return "" }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -100,9 +102,9 @@ public final class RedisServerProcess: Sendable {
             lock.release()
             return
         }
-        let connection = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: port, poolSize: 1))
-        _ = try? connection.send(save ? ["SHUTDOWN"] : ["SHUTDOWN", "NOSAVE"])
-        connection.close()
+        // Redis closes the connection instead of answering a SHUTDOWN that worked.
+        _ = try? RedisServerProcess.sendWaiting(
+            [save ? ["SHUTDOWN"] : ["SHUTDOWN", "NOSAVE"]], RedisConfiguration(host: "127.0.0.1", port: port, poolSize: 1))
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning, Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -130,13 +132,12 @@ public final class RedisServerProcess: Sendable {
             if !process.isRunning {
                 return RedisError(.connection, "redis-server exited at start (status \(process.terminationStatus))")
             }
-            let connection = RedisConnection(configuration: configuration)
             do {
-                let reply = try connection.send(["PING"])
                 // Whoever answers must be the process just started: if its port was taken
                 // after all, another test's redis-server may answer there while ours exits.
-                let info = try connection.send(["INFO", "server"]).string ?? ""
-                connection.close()
+                let replies = try sendWaiting([["PING"], ["INFO", "server"]], configuration)
+                let reply = replies[0]
+                let info = replies[1].string ?? ""
                 guard reply.string == "PONG" else {
                     last = RedisError(.connection, "redis-server answered PING with \(reply)")
                     usleep(20_000)
@@ -211,5 +212,25 @@ public final class RedisServerProcess: Sendable {
         guard accepted >= 0 else { return nil }
         close(accepted)  // closes first: TIME_WAIT is on 127.0.0.1:port's side
         return Int(port)
+    }
+}
+
+extension RedisServerProcess {
+    /// Commands on a connection of their own over SwiftNIO, waited for on this thread: starting
+    /// and stopping a server are blocking by nature, and run on a thread of their own (NIO's
+    /// blocking pool, or a test's), never on an event loop.
+    static func sendWaiting(_ commands: [RedisCommand], _ configuration: RedisConfiguration) throws(RedisError) -> [RedisValue] {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        do {
+            let connection = try RedisChannelConnection.connect(configuration, on: loop).wait()
+            defer { connection.close() }
+            let promise = loop.makePromise(of: [RedisValue].self)
+            connection.write(commands, promise)
+            return try promise.futureResult.wait()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.connection, "cannot reach Redis at \(configuration): \(RedisChannelConnection.describe(error))")
+        }
     }
 }

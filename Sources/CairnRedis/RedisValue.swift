@@ -63,3 +63,8 @@ public struct RedisCommand: Sendable, Hashable, ExpressibleByArrayLiteral {
 
     public var name: String { arguments.first ?? "" }
 }
+
+extension RedisValue {
+    /// The message of an error reply; nil for any other reply.
+    public var errorMessage: String? { if case .error(let m) = self { m } else { nil } }
+}

@@ -10,7 +10,8 @@ import NIOCore
 /// of modules without `NonisolatedNonsendingByDefault`, hopped to the global executor on every
 /// call: two thread switches each, several per request.)
 ///
-/// Nothing here blocks the loop: blocking hiredis calls run on `RedisPool`'s own threads.
+/// Nothing here blocks the loop: Redis is reached over SwiftNIO, and CPU-heavy work (search
+/// matching) runs in child tasks on the global concurrent executor.
 final class EventLoopTaskExecutor: TaskExecutor {
     let loop: any EventLoop
 

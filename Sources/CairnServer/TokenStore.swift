@@ -69,14 +69,14 @@ public final class TokenStore: Sendable {
         let hash = TokenStore.hash(token)
         let (secretKey, idKey, tenantKey) = (self.secretKey(hash), self.idKey(id), self.tenantKey(tenant))
         let created = try await call { connection -> Int64 in
-            let now = Store.milliseconds(fromTime: try connection.run(["TIME"]))
+            let now = Store.milliseconds(fromTime: try await connection.run(["TIME"]))
             var fields = [
                 "HSET", secretKey, "id", id, "tenant", tenant, "principal", principal,
                 "grants", grants.sorted().map(\.rawValue).joined(separator: ","), "created", String(now),
             ]
             if let task { fields += ["task", task] }
             if let role { fields += ["role", role] }
-            let outcome = try connection.transaction([RedisCommand(fields), ["SET", idKey, hash], ["SADD", tenantKey, id]])
+            let outcome = try await connection.transaction([RedisCommand(fields), ["SET", idKey, hash], ["SADD", tenantKey, id]])
             guard case .committed = outcome else { throw RedisError(.unexpectedReply, "token transaction aborted") }
             return now
         }
@@ -144,15 +144,15 @@ public final class TokenStore: Sendable {
         let idKey = self.idKey(id)
         let prefix = self.prefix
         let revoked = try await call { connection -> String? in
-            guard let hash = try connection.send(["GET", idKey]).checked().string else { return nil }
+            guard let hash = try await connection.send(["GET", idKey]).checked().string else { return nil }
             let secretKey = "\(prefix):s:\(hash)"
-            let fields = try connection.send(["HMGET", secretKey, "tenant", "task", "role"]).checked().array ?? []
+            let fields = try await connection.send(["HMGET", secretKey, "tenant", "task", "role"]).checked().array ?? []
             guard fields.count == 3, let owner = fields[0].string else { return nil }
             if let tenant, tenant != Name(owner) { return nil }  // by bytes: a look-alike tenant is another tenant
             let task: Name? = fields[1].string.map { Name($0) }
             let role: Name? = fields[2].string.map { Name($0) }
             guard revoker.covers(tokenTask: task, tokenRole: role) else { return nil }
-            _ = try connection.transaction([
+            _ = try await connection.transaction([
                 ["DEL", secretKey], ["DEL", idKey], ["SREM", "\(prefix):t:\(KeyLayout.encode(owner))", id],
                 ["PUBLISH", "\(prefix):revoked", hash],
             ])
@@ -168,11 +168,11 @@ public final class TokenStore: Sendable {
         let tenantKey = self.tenantKey(tenant)
         let prefix = self.prefix
         return try await call { connection -> [TokenRecord] in
-            let ids = (try connection.send(["SMEMBERS", tenantKey]).checked().array ?? []).compactMap(\.string)
+            let ids = (try await connection.send(["SMEMBERS", tenantKey]).checked().array ?? []).compactMap(\.string)
             guard !ids.isEmpty else { return [] }
-            let hashes = try connection.pipeline(ids.map { ["GET", "\(prefix):id:\($0)"] }).map(\.string)
+            let hashes = try await connection.pipeline(ids.map { ["GET", "\(prefix):id:\($0)"] }).map(\.string)
             let present = hashes.compactMap { $0 }
-            let records = try connection.pipeline(present.map { ["HGETALL", "\(prefix):s:\($0)"] })
+            let records = try await connection.pipeline(present.map { ["HGETALL", "\(prefix):s:\($0)"] })
                 .compactMap { TokenStore.record($0.fieldMap ?? [:]) }
             return records.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         }
@@ -187,7 +187,7 @@ public final class TokenStore: Sendable {
             createdAt: Timestamp(millisecondsSince1970: fields["created"].flatMap { Int64($0) } ?? 0))
     }
 
-    func call<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws(CairnError) -> T {
+    func call<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
         try await redis.run(body)
     }
 }

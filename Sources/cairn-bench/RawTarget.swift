@@ -4,7 +4,7 @@ import CairnRedis
 import Foundation
 
 /// The same workloads' Redis commands, sent straight through the project's Redis layer
-/// (`RedisPool`: one hiredis connection per pool thread, `connections` of them), with no cairnd
+/// (`RedisPool` over SwiftNIO: up to `connections` lent connections per event loop), with no cairnd
 /// in between: the substrate's limit for the same work. Items are seeded, and read back for the
 /// checks, through an in-process `Store` on the same pool.
 final class RawTarget: Target {
@@ -208,9 +208,9 @@ final class RawTarget: Target {
         return Prepared(
             plan: Plan(workers: s.connections) { _, _ in
                 let read = try await self.pool.withConnection { c -> Int in
-                    let documents = try c.send(["HGETALL", documentsKey]).checked().array ?? []
+                    let documents = try await c.send(["HGETALL", documentsKey]).checked().array ?? []
                     let members = stride(from: 0, to: documents.count, by: 2).compactMap { documents[$0].string }
-                    _ = try c.pipeline(members.prefix(10).map { ["HGETALL", itemPrefix + $0] })  // the page
+                    _ = try await c.pipeline(members.prefix(10).map { ["HGETALL", itemPrefix + $0] })  // the page
                     return members.count
                 }
                 if read != expected { throw BenchFailure("search read \(read) items, expected \(expected)") }
@@ -297,27 +297,25 @@ final class RawTarget: Target {
     func idleConnections(_ s: Settings) async throws -> Prepared {
         let configuration = pool.configuration
         let before = try await residentMemory()
-        let opened = Locked<[RedisConnection]>([])
+        let opened = Locked<[RedisChannelConnection]>([])
         return Prepared(
             plan: Plan(workers: min(32, s.idleConnections)) { _, _ in
-                // Connecting blocks: do it on a pool thread, then keep the connection aside.
-                let connection = try await self.pool.withConnection { _ in
-                    let c = RedisConnection(configuration: configuration)
-                    try c.run(["PING"])
-                    return c
-                }
+                // A connection outside the pool, kept aside.
+                let connection = try await RedisChannelConnection.open(configuration)
+                try await connection.run(["PING"])
                 opened.withLock { $0.append(connection) }
                 return Done()
             },
-            notes: ["each operation opens one hiredis connection (connect + PING); resident memory is redis-server's used_memory_rss"],
+            notes: ["each operation opens one Redis connection over SwiftNIO (connect + PING); resident memory is redis-server's used_memory_rss"],
             latencyMeaning: "connect + PING",
             load: Load(requests: s.idleConnections, duration: nil, warmup: .zero, rate: nil, progress: true),
             finish: { _ in
                 let connections = opened.value
                 try? await Task.sleep(for: .seconds(1))
-                let alive = (try? await self.pool.withConnection { _ in connections.filter { (try? $0.run(["PING"])) != nil }.count }) ?? 0
+                var alive = 0
+                for c in connections where (try? await c.run(["PING"])) != nil { alive += 1 }
                 let after = try? await self.residentMemory()
-                _ = try? await self.pool.withConnection { _ in for c in connections { c.close() } }
+                for c in connections { c.close() }
                 return idleFindings(
                     server: "redis-server", wanted: s.idleConnections, open: connections.count, alive: alive, before: before,
                     after: after ?? nil, pid: nil)

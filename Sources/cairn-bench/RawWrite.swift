@@ -44,9 +44,9 @@ struct RawWriter: Sendable {
     ) async throws -> (Outcome, aborted: Int) {
         for attempt in 0..<128 {
             let outcome = try await pool.withConnection { c -> Outcome? in
-                let current = try read(c, ns, key, withValue: readValue)
+                let current = try await read(c, ns, key, withValue: readValue)
                 if let ifVersion, ifVersion != (current.live ? current.version : 0) {
-                    _ = try c.send(["UNWATCH"])
+                    _ = try await c.send(["UNWATCH"])
                     return .conflict(current: current.live ? current.version : 0)
                 }
                 let (valueText, block) = try decide(current)
@@ -56,7 +56,7 @@ struct RawWriter: Sendable {
                 let commands = commands(
                     ns, key, version: version, createdMs: created, updatedMs: updated, valueText: valueText,
                     block: block ? current.limit : nil, op: op)
-                switch try c.transaction(commands) {
+                switch try await c.transaction(commands) {
                 case .aborted:
                     return nil
                 case .committed(let replies):
@@ -73,9 +73,9 @@ struct RawWriter: Sendable {
     }
 
     /// `WATCH item; HMGET item <header>[ value]; TIME` in one round trip.
-    private func read(_ c: RedisConnection, _ ns: Namespace, _ key: String, withValue: Bool) throws -> Current {
+    private func read(_ c: RedisChannelConnection, _ ns: Namespace, _ key: String, withValue: Bool) async throws -> Current {
         let itemKey = layout.item(ns, key)
-        let replies = try c.pipeline([
+        let replies = try await c.pipeline([
             ["WATCH", itemKey], RedisCommand(["HMGET", itemKey] + RawWriter.header + (withValue ? ["value"] : [])), ["TIME"],
         ])
         for reply in replies { try reply.checked() }

@@ -274,7 +274,7 @@ func key(_ event: JSONValue) -> String {
             // Five kills spread over the writes: each lands after the next 50 writes, with more to come.
             for round in 1...5 {
                 await eventually(30) { written.value >= round * 50 }
-                _ = try await killer.withConnection { try $0.run(["CLIENT", "KILL", "TYPE", "pubsub"]) }
+                _ = try await killer.withConnection { try await $0.run(["CLIENT", "KILL", "TYPE", "pubsub"]) }
             }
             try await writes.value
             let got = try await events.events(300)

@@ -100,9 +100,9 @@ import Testing
                 await eventually { server.server.feed.isListening }
                 // Paused, Redis takes every command and answers none until the pause ends (even
                 // CLIENT UNPAUSE waits), so the test kills it once it has its answer.
-                let admin = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port, poolSize: 1))
+                let admin = try await RedisChannelConnection.open(RedisConfiguration(host: "127.0.0.1", port: redis.port, poolSize: 1))
                 defer { admin.close() }
-                _ = try admin.send(["CLIENT", "PAUSE", "30000", "ALL"])
+                _ = try await admin.send(["CLIENT", "PAUSE", "30000", "ALL"])
                 defer { redis.kill9() }
 
                 let started = ContinuousClock.now

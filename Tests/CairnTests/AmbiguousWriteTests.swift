@@ -14,8 +14,14 @@ import Testing
     static func withCuttingProxy(_ body: (Store, CuttingProxy, Store) async throws -> Void) async throws {
         try await TestRedis.withPrivateServer { server in
             let proxy = try await CuttingProxy(targetPort: server.port)
-            let pool = RedisPool(configuration: try RedisConfiguration(url: "redis://127.0.0.1:\(proxy.port)", poolSize: 2))
-            let direct = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
+            // Generous connect deadlines: the proxy runs in this busy test process, and a
+            // connect that waits 1 s for it is not what these tests are about.
+            var proxied = try RedisConfiguration(url: "redis://127.0.0.1:\(proxy.port)", poolSize: 2)
+            proxied.connectTimeoutMilliseconds = 30_000
+            var straight = try RedisConfiguration(url: server.url, poolSize: 1)
+            straight.connectTimeoutMilliseconds = 30_000
+            let pool = RedisPool(configuration: proxied)
+            let direct = RedisPool(configuration: straight)
             try await body(Store(redis: pool), proxy, Store(redis: direct))
             await pool.shutdown()
             await direct.shutdown()

@@ -79,8 +79,9 @@ import Testing
             kill(orphan.processIdentifier, SIGKILL)
             orphan.waitUntilExit()
         }
-        // The socket appears once redis-server has started (long after its exec).
-        await eventually { FileManager.default.fileExists(atPath: socket) }
+        // The socket appears once redis-server has started (long after its exec; on a machine
+        // busy with builds that has taken more than the default 10 s).
+        await eventually(60) { FileManager.default.fileExists(atPath: socket) }
         let path = (directory as NSString).appendingPathComponent(DataFolderLock.fileName)
         try "pid 999999999\nredis-server \(orphan.processIdentifier)\nport 6399\n".write(toFile: path, atomically: true, encoding: .utf8)
         do {

@@ -45,7 +45,7 @@ import Testing
             try await store.put(ns, key: "k", value: 1, by: alice)
             // Kill every client connection from Redis's side: the pool's sockets go stale.
             _ = try await pool.withConnection { connection in
-                try connection.run(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"])
+                try await connection.run(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"])
             }
             #expect(try await store.get(ns, key: "k")?.value == 1)
             #expect(try await store.put(ns, key: "k", value: 2, by: alice).version == 2)

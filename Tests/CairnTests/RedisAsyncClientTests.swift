@@ -24,7 +24,7 @@ private actor OnLoop {
     @Test func concurrentReadsEachGetTheirOwnReply() async throws {
         let client = try Self.client()
         let prefix = uniqueTenant("async")
-        for i in 0..<100 { _ = try await TestRedis.pool.withConnection { try $0.run(["SET", "\(prefix):\(i)", "v\(i)"]) } }
+        for i in 0..<100 { _ = try await TestRedis.pool.withConnection { try await $0.run(["SET", "\(prefix):\(i)", "v\(i)"]) } }
         // Callers on an event loop (the shared connection's fast path) and callers elsewhere.
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let onLoop = OnLoop(loop)
@@ -159,7 +159,7 @@ private actor OnLoop {
             let admin = RedisPool(configuration: try RedisConfiguration(url: server.url, poolSize: 1))
             /// The id of the connection blocked in `BLPOP`, if one is.
             @Sendable func blockedReader() async -> String? {
-                let list = (try? await admin.withConnection { try $0.run(["CLIENT", "LIST"]) })?.string ?? ""
+                let list = (try? await admin.withConnection { try await $0.run(["CLIENT", "LIST"]) })?.string ?? ""
                 let line = list.split(separator: "\n").first { $0.contains(" cmd=blpop") }
                 return line?.split(separator: " ").first { $0.hasPrefix("id=") }.map(String.init)
             }
@@ -167,10 +167,10 @@ private actor OnLoop {
             async let popped = client.send(["BLPOP", "queue", "10"])
             await eventually { await blockedReader() != nil }
             let first = await blockedReader()
-            _ = try await admin.withConnection { try $0.run(["CLIENT", "KILL", "TYPE", "normal"]) }  // not the admin's own
+            _ = try await admin.withConnection { try await $0.run(["CLIENT", "KILL", "TYPE", "normal"]) }  // not the admin's own
             // The read goes out once more, on a new connection, and is answered there.
             await eventually { let now = await blockedReader(); return now != nil && now != first }
-            _ = try await admin.withConnection { try $0.run(["LPUSH", "queue", "v"]) }
+            _ = try await admin.withConnection { try await $0.run(["LPUSH", "queue", "v"]) }
             #expect(try await popped == .array([.string("queue"), .string("v")]))
             await client.shutdown()
             await admin.shutdown()

@@ -84,7 +84,7 @@ import Testing
             }
         }
         let batch = commands
-        _ = try await TestRedis.pool.withConnection { try $0.transaction(batch) }
+        _ = try await TestRedis.pool.withConnection { try await $0.transaction(batch) }
         try await store.put(try Namespace(tenant: tenant, task: "t0"), key: "newest", value: ["n": 99], by: alice)
 
         let scope = try Scope(tenant: tenant)
