@@ -1,0 +1,230 @@
+import Cairn
+import CairnCore
+import CairnServer
+import Configuration
+import Foundation
+import Logging
+
+/// A setting that cannot be used, said as cairnd says it at start (exit status 64).
+public struct CairndSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// `cairnd`'s settings, read once through one swift-configuration `ConfigReader` whose providers
+/// answer in this order: the command line (`CairndOptions`), the environment (`CAIRN_*`), the
+/// secret files (`--admin-token-file`, `--redis-url-file`), the defaults (`CairndSetting`), then
+/// checked. Secrets (the Redis URL, admin tokens) are marked `isSecret` in every provider and
+/// shown by `summary` only redacted.
+public struct CairndSettings: Sendable {
+    public var listen: HostPort
+    /// nil: cairnd starts its own redis-server with its data under `dataDirectory`.
+    public var redisURL: String?
+    public var dataDirectory: String
+    public var poolSize: Int
+    public var adminTokens: [String]
+    /// Where the admin tokens came from ("2 from /run/secrets/admin", "1 from CAIRN_ADMIN_TOKEN").
+    public var adminTokenSources: [String]
+    /// Where Prometheus metrics and the health checks are served; nil when off.
+    public var metrics: HostPort?
+    /// Where the MCP HTTP endpoint listens; nil when off.
+    public var mcpListen: HostPort?
+    public var logLevel: Logger.Level
+    /// The protocol listener's settings, validated (auth, limits, TLS files readable).
+    public var server: ServerConfiguration
+    public var storeOptions: StoreOptions
+
+    public var auth: ServerConfiguration.AuthMode { server.auth }
+    public var tls: ServerTLSSettings? { server.tls }
+
+    /// Reads and checks every setting. `commandLine` is what the flags gave (`CairndOptions.given`);
+    /// `environment` is searched for `CAIRN_*` (an empty variable counts as unset); `readFile`
+    /// reads a secret file (nil: it cannot be read). It reads files, TLS ones included: call it
+    /// off the event loops and the cooperative pool.
+    public init(
+        commandLine: [CairndSetting: String] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) },
+        accessReporter: (any AccessReporter)? = nil
+    ) throws(CairndSettingsError) {
+        let secretFiles = MutableInMemoryProvider(name: "secret files", initialValues: [:])
+        let reader = SettingsReader(
+            reader: ConfigReader(
+                providers: [
+                    InMemoryProvider(
+                        name: "command line",
+                        values: Dictionary(
+                            uniqueKeysWithValues: commandLine.map { setting, text in
+                                (AbsoluteConfigKey(setting.key), ConfigValue(.string(text), isSecret: setting.isSecret))
+                            })),
+                    // Only the variables of the table: no other name can reach a key (such as
+                    // that of the admin token file's tokens, which only the secret files hold).
+                    EnvironmentVariablesProvider(
+                        environmentVariables: environment.filter { CairndSetting.variables.contains($0.key) && !$0.value.isEmpty },
+                        secretsSpecifier: .specific(Set(CairndSetting.all.filter(\.isSecret).map(\.environmentVariable)))),
+                    secretFiles,
+                    InMemoryProvider(
+                        name: "defaults",
+                        values: Dictionary(
+                            uniqueKeysWithValues: CairndSetting.all.compactMap { setting in
+                                setting.defaultValue.map { (AbsoluteConfigKey(setting.key), ConfigValue(.string($0), isSecret: setting.isSecret)) }
+                            })),
+                ],
+                accessReporter: accessReporter),
+            commandLine: commandLine)
+
+        // The secret files are named by the flags or the environment (the layers above theirs;
+        // no file or default names one), and fill their layer before anything else is read.
+        var adminTokenSources: [String] = []
+        if let file = reader.text(.adminTokenFile) {
+            guard let text = readFile(file) else { throw CairndSettingsError("cannot read the admin token file \(file)") }
+            let tokens = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            secretFiles.setValue(ConfigValue(.stringArray(tokens), isSecret: true), forKey: AbsoluteConfigKey(SettingsReader.adminTokensFromFile))
+            adminTokenSources.append("\(tokens.count) from \(file)")
+        }
+        if let file = reader.text(.redisURLFile) {
+            guard let text = readFile(file) else { throw CairndSettingsError("cannot read the Redis URL file \(file)") }
+            let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !url.isEmpty else { throw CairndSettingsError("the Redis URL file \(file) is empty") }
+            secretFiles.setValue(ConfigValue(.string(url), isSecret: true), forKey: AbsoluteConfigKey(CairndSetting.redisURL.key))
+        }
+
+        listen = try reader.listenAddress(.listen, what: "listen address")
+        redisURL = reader.text(.redisURL)
+        dataDirectory = reader.text(.dataDir) ?? ""
+        poolSize = try reader.number(.redisPoolSize)
+        let authText = reader.text(.auth) ?? ""
+        guard let auth = ServerConfiguration.AuthMode(rawValue: authText) else {
+            throw CairndSettingsError("auth must be 'required' or 'none', not \(authText.debugDescription)")
+        }
+        adminTokens = reader.reader.stringArray(forKey: SettingsReader.adminTokensFromFile, isSecret: true) ?? []
+        if let token = reader.text(.adminToken) {
+            adminTokens.append(token)
+            adminTokenSources.append("1 from \(CairndSetting.adminToken.environmentVariable)")
+        }
+        self.adminTokenSources = adminTokenSources
+        if adminTokens.contains(where: { $0.count < 16 }) {
+            throw CairndSettingsError("admin tokens must be at least 16 characters long (use e.g. `openssl rand -hex 32`)")
+        }
+        metrics = try reader.listenAddressOrOff(.metricsListen, what: "metrics address")
+        storeOptions = StoreOptions(
+            keyPrefix: reader.text(.keyPrefix) ?? "",
+            historyLimit: try reader.number(.historyLimit),
+            streamLength: try reader.number(.streamLength),
+            maxValueBytes: try reader.number(.maxValueBytes),
+            requestIDRetentionMs: try reader.number(.requestIdRetentionMs))
+        if storeOptions.keyPrefix.isEmpty || storeOptions.keyPrefix.contains("{") || storeOptions.keyPrefix.contains("}") {
+            throw CairndSettingsError("the key prefix must be non-empty and hold no braces")
+        }
+        let levelText = reader.text(.logLevel) ?? ""
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw CairndSettingsError(
+                "the log level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(levelText.debugDescription)")
+        }
+        logLevel = level
+        mcpListen = try reader.listenAddressOrOff(.mcpListen, what: "MCP listen address")
+
+        var server = ServerConfiguration(
+            host: listen.host, port: listen.port, auth: auth, adminTokenHashes: Set(adminTokens.map(TokenStore.hash)),
+            maxLineBytes: try reader.number(.maxLineBytes), maxConnections: try reader.number(.maxConnections),
+            maxPendingOutputBytes: try reader.number(.maxPendingOutputBytes),
+            maxSubscriptionsPerConnection: try reader.number(.maxSubscriptions),
+            maxBufferedEvents: try reader.number(.maxBufferedEvents), authTimeoutMilliseconds: try reader.number(.authTimeoutMs))
+        server.maxEventBufferBytes = try reader.number(.maxEventBufferBytes)
+        server.tls = try reader.tls()
+        if server.tls != nil, mcpListen != nil {
+            // The MCP endpoint is plain HTTP and reaches this listener as a plain client.
+            throw CairndSettingsError(
+                "--mcp-listen does not work with TLS yet (its HTTP endpoint is not TLS); run `cairn mcp --listen` against the cairns:// URL instead, or drop --mcp-listen"
+            )
+        }
+        do {
+            try server.validate()
+        } catch {
+            throw CairndSettingsError(error.message)
+        }
+        self.server = server
+    }
+
+    /// One line for the log: every setting, no secret (the Redis URL without its password, the
+    /// admin tokens as counts and where they came from).
+    public var summary: String {
+        [
+            "listen=\(listen)",
+            "redis=\(redisURL.map(Redaction.url) ?? "embedded (data in \(dataDirectory))")",
+            "pool=\(poolSize)", "auth=\(auth.rawValue)",
+            "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
+            "metrics=\(metrics?.description ?? "off")", "max_line_bytes=\(server.maxLineBytes)",
+            "max_value_bytes=\(storeOptions.maxValueBytes)", "max_connections=\(server.maxConnections)",
+            "auth_timeout_ms=\(server.authTimeoutMilliseconds)", "max_subscriptions=\(server.maxSubscriptionsPerConnection)",
+            "max_buffered_events=\(server.maxBufferedEvents)", "max_event_buffer_bytes=\(server.maxEventBufferBytes)",
+            "max_pending_output_bytes=\(server.maxPendingOutputBytes)",
+            "history_limit=\(storeOptions.historyLimit)", "stream_length=\(storeOptions.streamLength)",
+            "key_prefix=\(storeOptions.keyPrefix)", "request_id_retention_ms=\(storeOptions.requestIDRetentionMs)",
+            "log_level=\(logLevel.rawValue)", "mcp=\(mcpListen?.description ?? "off")",
+            "tls=\(tls.map { "cert \($0.certificateFile)" + ($0.clientCAFile.map { ", client CA \($0)" } ?? "") } ?? "off")",
+        ].joined(separator: " ")
+    }
+}
+
+/// Typed reads of `CairndSetting`s through the one reader, with cairnd's messages.
+private struct SettingsReader {
+    /// The admin tokens read from `--admin-token-file`: a key of the secret-file layer only
+    /// (`CAIRN_ADMIN_TOKEN` is another key, and adds to them rather than replacing them).
+    static let adminTokensFromFile = ConfigKey(["cairn", "admin", "token", "file", "tokens"])
+
+    let reader: ConfigReader
+    let commandLine: [CairndSetting: String]
+
+    func text(_ setting: CairndSetting) -> String? {
+        reader.string(forKey: setting.key, isSecret: setting.isSecret)
+    }
+
+    /// A whole number within its bounds; the messages name the environment variable, as the
+    /// README's table does (a flag's value is a number already: ArgumentParser checked it).
+    func number(_ setting: CairndSetting) throws(CairndSettingsError) -> Int {
+        guard case .number(let minimum) = setting.kind, let text = text(setting) else {
+            preconditionFailure("\(setting) is not a number with a default")
+        }
+        guard let value = Int(text) else {
+            let source = commandLine[setting] != nil ? "\(setting.flag) " : "\(setting.environmentVariable)="
+            throw CairndSettingsError("\(source)\(text) is not a number")
+        }
+        guard value >= minimum else {
+            throw CairndSettingsError("\(setting.environmentVariable) must be at least \(minimum) (got \(value))")
+        }
+        return value
+    }
+
+    func listenAddress(_ setting: CairndSetting, what: String) throws(CairndSettingsError) -> HostPort {
+        do {
+            return try HostPort.listenAddress(text(setting) ?? "", what: what)
+        } catch {
+            throw CairndSettingsError(error.message)
+        }
+    }
+
+    func listenAddressOrOff(_ setting: CairndSetting, what: String) throws(CairndSettingsError) -> HostPort? {
+        text(setting) == "off" ? nil : try listenAddress(setting, what: what)
+    }
+
+    /// TLS needs a certificate and its key; a client CA (mutual TLS) needs both too.
+    func tls() throws(CairndSettingsError) -> ServerTLSSettings? {
+        let clientCA = text(.tlsClientCA)
+        switch (text(.tlsCert), text(.tlsKey)) {
+        case (let certificate?, let key?):
+            return ServerTLSSettings(certificateFile: certificate, keyFile: key, clientCAFile: clientCA)
+        case (nil, nil):
+            if clientCA != nil { throw CairndSettingsError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)") }
+            return nil
+        default:
+            throw CairndSettingsError("TLS needs both --tls-cert and --tls-key (CAIRN_TLS_CERT, CAIRN_TLS_KEY)")
+        }
+    }
+}
