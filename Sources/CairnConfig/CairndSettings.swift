@@ -42,16 +42,28 @@ public struct CairndSettings: Sendable {
     public var auth: ServerConfiguration.AuthMode { server.auth }
     public var tls: ServerTLSSettings? { server.tls }
 
+    /// The most bytes of a secret file read: tokens and a URL are small, and a path to something
+    /// endless (`/dev/zero`) must stop the start, not fill the memory.
+    public static let maxSecretFileBytes = 1 << 20
+
     /// Reads and checks every setting. `commandLine` is what the flags gave (`CairndOptions.given`);
     /// `environment` is searched for `CAIRN_*` (an empty variable counts as unset); `readFile`
-    /// reads a secret file (nil: it cannot be read). It reads files, TLS ones included: call it
-    /// off the event loops and the cooperative pool.
+    /// reads at most the given number of bytes of a secret file (nil: it cannot be read). It
+    /// reads files, TLS ones included: call it off the event loops and the cooperative pool.
     public init(
         commandLine: [CairndSetting: String] = [:],
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) },
+        readFile: (_ path: String, _ maxBytes: Int) -> [UInt8]? = CairndSettings.readPrefix,
         accessReporter: (any AccessReporter)? = nil
     ) throws(CairndSettingsError) {
+        func secretFile(_ path: String, _ what: String) throws(CairndSettingsError) -> String {
+            guard let bytes = readFile(path, Self.maxSecretFileBytes + 1) else { throw CairndSettingsError("cannot read the \(what) \(path)") }
+            guard bytes.count <= Self.maxSecretFileBytes else {
+                throw CairndSettingsError("the \(what) \(path) is larger than \(Self.maxSecretFileBytes) bytes")
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw CairndSettingsError("the \(what) \(path) is not UTF-8 text") }
+            return text
+        }
         let secretFiles = MutableInMemoryProvider(name: "secret files", initialValues: [:])
         let reader = SettingsReader(
             reader: ConfigReader(
@@ -82,15 +94,13 @@ public struct CairndSettings: Sendable {
         // no file or default names one), and fill their layer before anything else is read.
         var adminTokenSources: [String] = []
         if let file = reader.text(.adminTokenFile) {
-            guard let text = readFile(file) else { throw CairndSettingsError("cannot read the admin token file \(file)") }
-            let tokens = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            let tokens = try secretFile(file, "admin token file").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             secretFiles.setValue(ConfigValue(.stringArray(tokens), isSecret: true), forKey: AbsoluteConfigKey(SettingsReader.adminTokensFromFile))
             adminTokenSources.append("\(tokens.count) from \(file)")
         }
         if let file = reader.text(.redisURLFile) {
-            guard let text = readFile(file) else { throw CairndSettingsError("cannot read the Redis URL file \(file)") }
-            let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let url = try secretFile(file, "Redis URL file").trimmingCharacters(in: .whitespacesAndNewlines)
             guard !url.isEmpty else { throw CairndSettingsError("the Redis URL file \(file) is empty") }
             secretFiles.setValue(ConfigValue(.string(url), isSecret: true), forKey: AbsoluteConfigKey(CairndSetting.redisURL.key))
         }
@@ -150,6 +160,18 @@ public struct CairndSettings: Sendable {
             throw CairndSettingsError(error.message)
         }
         self.server = server
+    }
+
+    /// The first `maxBytes` bytes of the file at `path`; nil when it cannot be opened or read.
+    public static func readPrefix(_ path: String, _ maxBytes: Int) -> [UInt8]? {
+        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? file.close() }
+        do {
+            // nil at the end of the file: an empty file.
+            return Array(try file.read(upToCount: maxBytes) ?? Data())
+        } catch {
+            return nil
+        }
     }
 
     /// One line for the log: every setting, no secret (the Redis URL without its password, the

@@ -16,14 +16,17 @@ import Testing
         _ flags: [String] = [], environment: [String: String] = [:], files: [String: String] = [:], reporter: (any AccessReporter)? = nil
     ) throws -> CairndSettings {
         let options = try CairndOptions.parse(flags)
-        return try CairndSettings(commandLine: options.given, environment: environment, readFile: { files[$0] }, accessReporter: reporter)
+        return try CairndSettings(
+            commandLine: options.given, environment: environment, readFile: { path, _ in files[path].map { Array($0.utf8) } },
+            accessReporter: reporter)
     }
 
     /// The message a bad setting is refused with; nil if it is accepted.
     static func refusal(_ flags: [String] = [], environment: [String: String] = [:], files: [String: String] = [:]) throws -> String? {
         let options = try CairndOptions.parse(flags)
         do {
-            _ = try CairndSettings(commandLine: options.given, environment: environment, readFile: { files[$0] })
+            _ = try CairndSettings(
+                commandLine: options.given, environment: environment, readFile: { path, _ in files[path].map { Array($0.utf8) } })
             return nil
         } catch {
             return error.message
@@ -117,6 +120,32 @@ import Testing
         #expect(
             try Self.refusal(["--admin-token-file", "/t"], files: ["/t": "tooshort\n"])
                 == "admin tokens must be at least 16 characters long (use e.g. `openssl rand -hex 32`)")
+    }
+
+    @Test func secretFilesAreReadUpToABound() throws {
+        // The real reader: an endless file stops at the bound, a missing one is nil.
+        #expect(CairndSettings.readPrefix("/dev/zero", 10)?.count == 10)
+        #expect(CairndSettings.readPrefix("/nonexistent/secret", 10) == nil)
+        #expect(CairndSettings.readPrefix("/dev/null", 10) == [])
+        let limit = CairndSettings.maxSecretFileBytes
+        var asked: [Int] = []
+        func refusal(_ contents: [UInt8]) -> String? {
+            do {
+                _ = try CairndSettings(
+                    commandLine: [.adminTokenFile: "/t"], environment: [:],
+                    readFile: { _, maxBytes in
+                        asked.append(maxBytes)
+                        return Array(contents.prefix(maxBytes))
+                    })
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        #expect(refusal(Array(repeating: UInt8(ascii: "a"), count: limit + 5)) == "the admin token file /t is larger than \(limit) bytes")
+        #expect(asked == [limit + 1], "no more than one byte past the bound is asked for")
+        #expect(refusal(Array(Self.token.utf8) + [0xFF]) == "the admin token file /t is not UTF-8 text")
+        #expect(refusal(Array(Self.token.utf8)) == nil)
     }
 
     @Test func everyBadValueIsRefusedWithItsMessage() throws {
