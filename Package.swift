@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        // cairnd's settings: flags, environment, secret files and defaults through one reader.
+        // No traits: the JSON/YAML file providers and the command-line provider are not used.
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
     ],
     targets: [
         // Debian's libhiredis-dev, seen through a module map. No pkgConfig: the module map's
@@ -110,10 +113,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // cairnd's settings as a library, so that their precedence and checks are unit-tested.
+        .target(
+            name: "CairnConfig",
+            dependencies: [
+                "CairnCore", "CairnServer", "Cairn",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "cairnd",
             dependencies: [
-                "CairnServer", "Cairn", "CairnRedis", "CairnProtocol", "CairnMCP",
+                "CairnConfig", "CairnServer", "Cairn", "CairnRedis", "CairnProtocol", "CairnMCP",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,6 +177,9 @@ let package = Package(
             path: "Sources/CairnTestSupport"
         ),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnProtocol"]),
+        .testTarget(
+            name: "CairnConfigTests",
+            dependencies: ["CairnConfig", "CairnCore", "CairnServer", "Cairn", .product(name: "Configuration", package: "swift-configuration")]),
         .testTarget(
             name: "CairnCLITests",
             dependencies: [

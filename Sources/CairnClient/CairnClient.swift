@@ -159,24 +159,16 @@ public final class CairnClient: Sendable {
             throw CairnError(.invalidParams, "unknown scheme in \(url); use cairn://host:port or cairns://host:port (TLS)")
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        var host = rest
-        var port = ProtocolInfo.defaultPort
-        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()) else { throw CairnError(.invalidParams, "bad port in \(url)") }
-                port = p
-            }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = rest[..<colon]
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
-                throw CairnError(.invalidParams, "bad port in \(url); use cairn://host:port")
-            }
-            port = p
+        do throws(HostPort.Problem) {
+            let address = try HostPort.parse(rest, defaultPort: ProtocolInfo.defaultPort, ports: 1...65535)
+            return (address.host, address.port, tls)
+        } catch .noHost {
+            throw CairnError(.invalidParams, "no host in \(url); use cairn://host:port")
+        } catch .unclosedBracket {
+            throw CairnError(.invalidParams, "an IPv6 host without its ] in \(url); use cairn://[v6]:port")
+        } catch {
+            throw CairnError(.invalidParams, "bad port in \(url); use cairn://host:port")
         }
-        guard !host.isEmpty else { throw CairnError(.invalidParams, "no host in \(url); use cairn://host:port") }
-        return (String(host), port, tls)
     }
 
     public func close() async {

@@ -86,20 +86,7 @@ enum HTTPSessionIdentity {
 /// `host:port`, `[v6]:port` or `:port` (all interfaces) for an MCP HTTP listener.
 public enum MCPListenAddress {
     public static func parse(_ text: String) throws(CairnError) -> (host: String, port: Int) {
-        var host: Substring, portText: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(after: close)...].dropFirst()
-        } else if let colon = text.lastIndex(of: ":") {
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-        } else {
-            throw CairnError.invalidParams("listen", "the MCP listen address must be host:port (got \(text.debugDescription))")
-        }
-        if host.isEmpty { host = "0.0.0.0" }
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw CairnError.invalidParams("listen", "the MCP listen address has a bad port: \(text.debugDescription)")
-        }
-        return (String(host), port)
+        let address = try HostPort.listenAddress(text, what: "the MCP listen address")
+        return (address.host, address.port)
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Cairn
+import CairnConfig
+import CairnCore
 import CairnProtocol
 import CairnRedis
 import CairnServer
@@ -13,36 +15,34 @@ struct Cairnd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairnd",
         abstract: "Cairn's server: shared memory for teams of LLM agents, over NDJSON/JSON-RPC on TCP.",
-        discussion: "Every flag also reads an environment variable (CAIRN_…); flags win. Secrets only come from files or the environment.",
+        discussion: """
+            Each setting comes from its flag, else its environment variable (CAIRN_…), else a secret file \
+            (--admin-token-file, --redis-url-file), else its default. Secrets only come from files or the \
+            environment, and the settings are logged once at start without them.
+            """,
         version: "cairnd \(ProtocolInfo.serverVersion) (protocol \(ProtocolInfo.protocolVersion))")
 
-    @OptionGroup var options: Options
+    @OptionGroup var options: CairndOptions
 
     func run() async throws {
-        let settings = try Settings(options)
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        let given = options.given
+        let settings: CairndSettings
+        do {
+            // Reading the settings reads files (secret files, TLS certificates): not on Swift's
+            // cooperative pool.
+            settings = try await NIOThreadPool.singleton.runIfActive { try CairndSettings(commandLine: given) }
+        } catch let error as CairndSettingsError {
+            throw ValidationError(error.message)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = settings.logLevel
             return handler
         }
         let logger = Logger(label: "cairnd")
-        var configuration = ServerConfiguration(
-            host: settings.listenHost, port: settings.listenPort, auth: settings.auth,
-            adminTokenHashes: Set(settings.adminTokens.map(TokenStore.hash)), maxLineBytes: settings.maxLineBytes,
-            maxConnections: settings.maxConnections, maxPendingOutputBytes: settings.maxPendingOutputBytes,
-            maxSubscriptionsPerConnection: settings.maxSubscriptions, maxBufferedEvents: settings.maxBufferedEvents,
-            authTimeoutMilliseconds: settings.authTimeoutMilliseconds)
-        configuration.maxEventBufferBytes = settings.maxEventBufferBytes
-        configuration.tls = settings.tls
-        do {
-            try configuration.validate()
-        } catch {
-            throw ValidationError(error.message)
-        }
         logger.info("cairnd starting: \(settings.summary)")
         if settings.auth == .required && settings.adminTokens.isEmpty {
-            logger.warning("no admin token configured: set CAIRN_ADMIN_TOKEN_FILE to mint tenant tokens with token.create")
+            logger.warning("no admin token configured: set \(CairndSetting.adminTokenFile.environmentVariable) to mint tenant tokens with token.create")
         }
 
         var embedded: RedisServerProcess?
@@ -67,7 +67,7 @@ struct Cairnd: AsyncParsableCommand {
         // Whatever happens while serving, the embedded Redis stops with cairnd.
         let outcome: Result<Void, any Error>
         do {
-            try await serve(settings: settings, redisURL: redisURL, configuration: configuration, logger: logger)
+            try await serve(settings: settings, redisURL: redisURL, logger: logger)
             outcome = .success(())
         } catch {
             outcome = .failure(error)
@@ -80,7 +80,7 @@ struct Cairnd: AsyncParsableCommand {
     }
 
     /// Connects to Redis, binds, and serves until a shutdown signal.
-    func serve(settings: Settings, redisURL: String, configuration: ServerConfiguration, logger: Logger) async throws {
+    func serve(settings: CairndSettings, redisURL: String, logger: Logger) async throws {
         let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
         let reachable = try? await pool.send(["PING"])
         if reachable?.string != "PONG" {
@@ -91,10 +91,11 @@ struct Cairnd: AsyncParsableCommand {
         // the address and the flag that moves it.
         let server: CairnServer
         do {
-            server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
+            server = try await CairnServer.bind(configuration: settings.server, store: store, logger: logger)
         } catch {
             let failure = ListenFailure(
-                address: "\(settings.listenHost):\(settings.listenPort)", flag: "--listen", environmentVariable: "CAIRN_LISTEN", error: error)
+                address: settings.listen.description, flag: CairndSetting.listen.flag,
+                environmentVariable: CairndSetting.listen.environmentVariable, error: error)
             logger.critical("\(failure)")
             await pool.shutdown()
             throw ExitCode.failure
@@ -109,18 +110,19 @@ struct Cairnd: AsyncParsableCommand {
         }
         var services: [any Service] = [CairnService(server: server)]
         var metricsLine: String?
-        if let host = settings.metricsHost {
+        if let address = settings.metrics {
             do {
                 let metrics = try await MetricsServer.bind(
-                    host: host, port: settings.metricsPort, metrics: server.metrics, readiness: { await server.readiness() },
+                    host: address.host, port: address.port, metrics: server.metrics, readiness: { await server.readiness() },
                     tls: server.tls)
-                metricsLine = "metrics on \(server.tls == nil ? "http" : "https")://\(host):\(metrics.port)/metrics, health on /health/live and /health/ready"
+                let bound = HostPort(host: address.host, port: metrics.port)
+                metricsLine = "metrics on \(server.tls == nil ? "http" : "https")://\(bound)/metrics, health on /health/live and /health/ready"
                 services.append(MetricsService(server: metrics))
             } catch {
                 throw await giveUp(
                     ListenFailure(
-                        address: "\(host):\(settings.metricsPort)", flag: "--metrics-listen", environmentVariable: "CAIRN_METRICS_LISTEN",
-                        error: error),
+                        address: address.description, flag: CairndSetting.metricsListen.flag,
+                        environmentVariable: CairndSetting.metricsListen.environmentVariable, error: error),
                     hint: " ('off' turns metrics off)")
             }
         }
@@ -129,11 +131,13 @@ struct Cairnd: AsyncParsableCommand {
                 services.append(try await MCPEndpoint.bind(mcp, cairnd: settings, port: server.port, logger: logger))
             } catch {
                 throw await giveUp(
-                    ListenFailure(address: "\(mcp.host):\(mcp.port)", flag: "--mcp-listen", environmentVariable: "CAIRN_MCP_LISTEN", error: error))
+                    ListenFailure(
+                        address: mcp.description, flag: CairndSetting.mcpListen.flag,
+                        environmentVariable: CairndSetting.mcpListen.environmentVariable, error: error))
             }
         }
         logger.info(
-            "cairnd listening on \(settings.listenHost):\(server.port) (protocol 1, auth \(settings.auth.rawValue)\(server.tls == nil ? "" : ", TLS: connect with cairns://"))")
+            "cairnd listening on \(HostPort(host: settings.listen.host, port: server.port)) (protocol 1, auth \(settings.auth.rawValue)\(server.tls == nil ? "" : ", TLS: connect with cairns://"))")
         let reload = server.tls == nil ? nil : TLSReloadOnHangup(server: server, logger: logger)
         defer { reload?.stop() }
         if let metricsLine { logger.info("\(metricsLine)") }
