@@ -79,6 +79,21 @@ private actor OnLoop {
         await client.shutdown()
     }
 
+    @Test func anEmptyPipelineAnswersAtOnceAndTheConnectionStaysInStep() async throws {
+        // A short command timeout: waiting for replies to no command would run into it.
+        let client = try Self.client(poolSize: 1, timeoutMs: 2_000)
+        let key = uniqueTenant("empty")
+        let replies = try await client.withConnection { connection in
+            let none = try await connection.pipeline([])
+            let set = try await connection.pipeline([["SET", key, "v"], ["GET", key]])
+            let noneAgain = try await connection.pipeline([])
+            return (none, set, noneAgain)
+        }
+        #expect(replies.0.isEmpty && replies.2.isEmpty)
+        #expect(replies.1 == [.status("OK"), .string("v")])
+        await client.shutdown()
+    }
+
     @Test func aBodyThatFailsGivesTheConnectionBackUsable() async throws {
         let client = try Self.client(poolSize: 1)
         struct Refused: Error {}
