@@ -13,8 +13,9 @@ struct Method: Sendable {
     /// Writes nothing and changes no session state: consecutive read-only requests on one
     /// connection may run concurrently (see `CairnServer.answer`).
     var readOnly: Bool
-    /// Decodes the checked params into the method's value (after the identity check, so that an
-    /// unauthenticated request learns nothing from its params' errors) and runs the body.
+    /// Decodes the params (already checked against `params`) into the method's value and runs
+    /// the body. `Session.run` calls it after the identity check, so the order of errors is the
+    /// protocol's: unknown params, then `unauthenticated`, then the params' values.
     var run: @Sendable (Session, Params) async throws(CairnError) -> JSONValue
 }
 

@@ -1,6 +1,7 @@
 import Cairn
 import CairnProtocol
 @testable import CairnServer
+import CairnTestSupport
 import Testing
 
 /// The server's method table is the protocol's method types: every type registered, with the
@@ -37,5 +38,19 @@ import Testing
         for text in ["", "1", "1-", "-1", "a-b", "1-2-3", "18446744073709551616-0"] {
             #expect((RPC.Cursor(text) == nil) == (StreamCursor(text) == nil), "\(text)")
         }
+    }
+
+    /// Unknown params are refused before the identity is looked at; the params' values only
+    /// after it (decoding a method value waits for `checkIdentity`).
+    @Test func paramValuesAreCheckedAfterTheIdentity() async throws {
+        let server = try await TestServer()
+        let anonymous = try await RawLineClient(port: server.port)
+        _ = try await anonymous.readJSON()
+        try await anonymous.send(#"{"id":1,"method":"put","params":{"ns":{"tenant":"t"},"key":"","value":null}}"# + "\n")
+        #expect(try await anonymous.readJSON()?["error"]?["data"]?["reason"] == "unauthenticated")
+        try await anonymous.send(#"{"id":2,"method":"put","params":{"ns":{"tenant":"t"},"key":"","value":null,"x":1}}"# + "\n")
+        #expect(try await anonymous.readJSON()?["error"]?["data"]?["field"] == "x")
+        await anonymous.close()
+        await server.stop()
     }
 }
