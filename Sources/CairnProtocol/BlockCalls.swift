@@ -4,7 +4,7 @@ import OrderedCollections
 // MARK: - Blocks: block.*, agent.*
 
 extension RPC {
-    public struct BlockCreate: RPCMethod {
+    public struct BlockCreate: RPCResultEncoding {
         public static let name = "block.create"
         public static let paramNames: DeclaredParams = [
             "ns", "label", "value", "description", "limit", "read_only", "metadata", "agents", "reason", "agent", "request_id",
@@ -68,9 +68,10 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Item { try Wire.decodeItem(r) }
+        public static func encodeResult(_ r: Item) -> JSONValue { Wire.item(r) }
     }
 
-    public struct BlockGet: RPCMethod {
+    public struct BlockGet: RPCResultEncoding {
         public static let name = "block.get"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["ns", "label", "version"]
@@ -97,10 +98,11 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Item { try Wire.decodeItem(r) }
+        public static func encodeResult(_ r: Item) -> JSONValue { Wire.item(r) }
     }
 
     /// Changes the members given; nil leaves one as it is.
-    public struct BlockUpdate: RPCMethod {
+    public struct BlockUpdate: RPCResultEncoding {
         public static let name = "block.update"
         public static let paramNames: DeclaredParams = [
             "ns", "label", "value", "description", "limit", "read_only", "metadata", "if_version", "reason", "agent", "request_id",
@@ -162,6 +164,7 @@ extension RPC {
 
         /// The new version.
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Int { r["version"]?.intValue ?? 0 }
+        public static func encodeResult(_ r: Int) -> JSONValue { ["version": .int(r)] }
     }
 
     /// A block edit's answer: the new version and the whole new text.
@@ -180,7 +183,7 @@ extension RPC {
     }
 
     /// Inserts `text` after line `line` (0 top, -1 end).
-    public struct BlockInsert: RPCMethod {
+    public struct BlockInsert: RPCResultEncoding {
         public static let name = "block.insert"
         public static let paramNames: DeclaredParams = ["ns", "label", "text", "line", "reason", "agent", "request_id"]
         /// The end of the block.
@@ -224,10 +227,11 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> BlockEdit { BlockEdit.decode(r) }
+        public static func encodeResult(_ r: BlockEdit) -> JSONValue { ["version": .int(r.version), "value": .string(r.value)] }
     }
 
     /// Replaces the one occurrence of `old` with `new` ("" deletes it).
-    public struct BlockReplace: RPCMethod {
+    public struct BlockReplace: RPCResultEncoding {
         public static let name = "block.replace"
         public static let paramNames: DeclaredParams = ["ns", "label", "old", "new", "reason", "agent", "request_id"]
         public var ns: Namespace
@@ -270,10 +274,11 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> BlockEdit { BlockEdit.decode(r) }
+        public static func encodeResult(_ r: BlockEdit) -> JSONValue { ["version": .int(r.version), "value": .string(r.value)] }
     }
 
     /// Replaces the whole text.
-    public struct BlockRethink: RPCMethod {
+    public struct BlockRethink: RPCResultEncoding {
         public static let name = "block.rethink"
         public static let paramNames: DeclaredParams = ["ns", "label", "value", "if_version", "reason", "agent", "request_id"]
         public var ns: Namespace
@@ -315,9 +320,10 @@ extension RPC {
 
         /// The new version.
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Int { r["version"]?.intValue ?? 0 }
+        public static func encodeResult(_ r: Int) -> JSONValue { ["version": .int(r)] }
     }
 
-    public struct BlockDelete: RPCMethod {
+    public struct BlockDelete: RPCResultEncoding {
         public static let name = "block.delete"
         public static let paramNames: DeclaredParams = ["ns", "label", "if_version", "reason", "agent", "request_id"]
         public var ns: Namespace
@@ -355,9 +361,10 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> DeleteResult { try Delete.decodeResult(r) }
+        public static func encodeResult(_ r: DeleteResult) -> JSONValue { Delete.encodeResult(r) }
     }
 
-    public struct BlockList: RPCMethod {
+    public struct BlockList: RPCResultEncoding {
         public static let name = "block.list"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["scope", "label_search", "limit", "offset"]
@@ -390,6 +397,7 @@ extension RPC {
         }
 
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> [Item] { try Wire.decodeItems(r["blocks"]) }
+        public static func encodeResult(_ r: [Item]) -> JSONValue { ["blocks": .array(r.map(Wire.item))] }
     }
 
     /// `block.attach` and `block.detach`: the same params, one type each.
@@ -409,7 +417,7 @@ extension RPC {
         }
     }
 
-    public struct BlockAgents: RPCMethod {
+    public struct BlockAgents: RPCResultEncoding {
         public static let name = "block.agents"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["ns", "label"]
@@ -431,6 +439,8 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> [String] {
             r["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
+
+        public static func encodeResult(_ r: [String]) -> JSONValue { ["agents": .array(r.map(JSONValue.string))] }
     }
 
     /// The blocks attached to an agent, read at one instant.
@@ -442,7 +452,7 @@ extension RPC {
     }
 
     /// `agent.blocks` and their prompt-ready rendering.
-    public struct AgentContext: AgentBlocksMethod {
+    public struct AgentContext: AgentBlocksMethod, RPCResultEncoding {
         public static let name = "agent.context"
         public var tenant: String, agent: String
         public init(tenant: String, agent: String) { (self.tenant, self.agent) = (tenant, agent) }
@@ -450,6 +460,10 @@ extension RPC {
             CairnProtocol.AgentContext(
                 blocks: try Wire.decodeItems(r["blocks"]), rendered: r["rendered"]?.stringValue ?? "",
                 omitted: r["omitted"]?.intValue ?? 0)
+        }
+
+        public static func encodeResult(_ r: CairnProtocol.AgentContext) -> JSONValue {
+            ["blocks": .array(r.blocks.map(Wire.item)), "omitted": .int(r.omitted), "rendered": .string(r.rendered)]
         }
     }
 }
@@ -471,7 +485,7 @@ public struct AgentContext: Sendable, Hashable {
 }
 
 /// The params of `block.attach` and `block.detach`.
-public protocol BlockAttachment: RPCMethod where Result == Void {
+public protocol BlockAttachment: RPCResultEncoding where Result == Void {
     var ns: Namespace { get set }
     var label: String { get set }
     var agent: String { get set }

@@ -6,7 +6,7 @@ import OrderedCollections
 extension RPC {
     /// Subscribes to the writes in a scope; events arrive as `event` (or, coalesced, `events`)
     /// notifications tagged with the subscription's name.
-    public struct Subscribe: RPCMethod {
+    public struct Subscribe: RPCResultEncoding {
         public static let name = "subscribe"
         public static let paramNames: DeclaredParams = ["scope", "from", "include_values", "coalesce_ms"]
         /// The most a subscription may wait to gather events into one `events` notification.
@@ -52,9 +52,13 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Subscribed {
             Subscribed(subscription: r["subscription"]?.stringValue ?? "", cursor: r["cursor"]?.stringValue ?? "")
         }
+
+        public static func encodeResult(_ r: Subscribed) -> JSONValue {
+            ["subscription": .string(r.subscription), "cursor": .string(r.cursor)]
+        }
     }
 
-    public struct Unsubscribe: RPCMethod {
+    public struct Unsubscribe: RPCResultEncoding {
         public typealias Result = Void
         public static let name = "unsubscribe"
         public static let paramNames: DeclaredParams = ["subscription"]

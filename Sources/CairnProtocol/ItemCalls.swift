@@ -7,7 +7,7 @@ public enum RPC {}
 // MARK: - Items: put, get, delete, search, list_namespaces, history, log
 
 extension RPC {
-    public struct Put: RPCMethod {
+    public struct Put: RPCResultEncoding {
         public static let name = "put"
         public static let paramNames: DeclaredParams = ["ns", "key", "value", "if_version", "reason", "agent", "request_id"]
         public var ns: Namespace
@@ -53,9 +53,13 @@ extension RPC {
                 version: r["version"]?.intValue ?? 0, createdAt: Wire.decodeTime(r["created_at"]),
                 updatedAt: Wire.decodeTime(r["updated_at"]))
         }
+
+        public static func encodeResult(_ r: PutResult) -> JSONValue {
+            ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)]
+        }
     }
 
-    public struct Get: RPCMethod {
+    public struct Get: RPCResultEncoding {
         public static let name = "get"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["ns", "key", "version"]
@@ -86,9 +90,11 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Item? {
             r.isNull ? nil : try Wire.decodeItem(r)
         }
+
+        public static func encodeResult(_ r: Item?) -> JSONValue { r.map(Wire.item) ?? .null }
     }
 
-    public struct Delete: RPCMethod {
+    public struct Delete: RPCResultEncoding {
         public static let name = "delete"
         public static let paramNames: DeclaredParams = ["ns", "key", "if_version", "reason", "agent", "request_id"]
         public var ns: Namespace
@@ -128,9 +134,11 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> DeleteResult {
             DeleteResult(version: r["version"]?.intValue ?? 0, existed: r["existed"]?.boolValue ?? false)
         }
+
+        public static func encodeResult(_ r: DeleteResult) -> JSONValue { ["version": .int(r.version), "existed": .bool(r.existed)] }
     }
 
-    public struct Search: RPCMethod {
+    public struct Search: RPCResultEncoding {
         public static let name = "search"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["scope", "filter", "query", "limit", "offset"]
@@ -182,9 +190,11 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> [Item] {
             try Wire.decodeItems(r["items"])
         }
+
+        public static func encodeResult(_ r: [Item]) -> JSONValue { ["items": .array(r.map(Wire.item))] }
     }
 
-    public struct ListNamespaces: RPCMethod {
+    public struct ListNamespaces: RPCResultEncoding {
         public static let name = "list_namespaces"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["scope", "limit", "offset"]
@@ -216,9 +226,11 @@ extension RPC {
             for json in r["namespaces"]?.arrayValue ?? [] { list.append(try Wire.decodeNamespace(json)) }
             return list
         }
+
+        public static func encodeResult(_ r: [Namespace]) -> JSONValue { ["namespaces": .array(r.map(Wire.namespace))] }
     }
 
-    public struct History: RPCMethod {
+    public struct History: RPCResultEncoding {
         public static let name = "history"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["ns", "key", "limit", "before_version"]
@@ -255,9 +267,11 @@ extension RPC {
             for json in r["entries"]?.arrayValue ?? [] { entries.append(try Wire.decodeHistory(json)) }
             return entries
         }
+
+        public static func encodeResult(_ r: [HistoryEntry]) -> JSONValue { ["entries": .array(r.map(Wire.history))] }
     }
 
-    public struct Log: RPCMethod {
+    public struct Log: RPCResultEncoding {
         public static let name = "log"
         public static let isReadOnly = true
         public static let paramNames: DeclaredParams = ["scope", "since", "until", "by", "after", "limit"]
@@ -307,5 +321,7 @@ extension RPC {
             for json in r["entries"]?.arrayValue ?? [] { entries.append(try Wire.decodeLog(json)) }
             return entries
         }
+
+        public static func encodeResult(_ r: [LogEntry]) -> JSONValue { ["entries": .array(r.map(Wire.log))] }
     }
 }

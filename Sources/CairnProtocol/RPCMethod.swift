@@ -58,6 +58,17 @@ extension RPCMethod {
     }
 }
 
+/// A method whose answer the server writes from a `Result` value, so that the answer's shape is
+/// written once, next to the `decodeResult` that reads it.
+public protocol RPCResultEncoding: RPCMethod {
+    static func encodeResult(_ result: Result) -> JSONValue
+}
+
+extension RPCResultEncoding where Result == Void {
+    /// `{}`.
+    public static func encodeResult(_ result: Void) -> JSONValue { [:] }
+}
+
 extension RPCMethod where Result == Void {
     public static func decodeResult(_ result: JSONValue) throws(CairnError) {}
 }

@@ -4,7 +4,7 @@ import OrderedCollections
 // MARK: - Sessions and tokens: ping, auth, token.*
 
 extension RPC {
-    public struct Ping: RPCMethod {
+    public struct Ping: RPCResultEncoding {
         public static let name = "ping"
         public static let isReadOnly = true
         public static let needsIdentity = false
@@ -16,6 +16,7 @@ extension RPC {
 
         /// Whether the server answered `{"pong":true}`.
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Bool { r["pong"]?.boolValue == true }
+        public static func encodeResult(_ r: Bool) -> JSONValue { ["pong": .bool(r)] }
     }
 
     public struct Auth: RPCMethod {
@@ -37,7 +38,7 @@ extension RPC {
     }
 
     /// Mints a token; its secret is in the answer only.
-    public struct TokenCreate: RPCMethod {
+    public struct TokenCreate: RPCResultEncoding {
         public static let name = "token.create"
         public static let paramNames: DeclaredParams = ["tenant", "principal", "grants", "scope"]
         /// The grants a token may carry, as the protocol names them.
@@ -93,9 +94,11 @@ extension RPC {
         public static func decodeResult(_ r: JSONValue) throws(CairnError) -> CreatedToken {
             CreatedToken(token: r["token"]?.stringValue ?? "", tokenID: r["token_id"]?.stringValue ?? "")
         }
+
+        public static func encodeResult(_ r: CreatedToken) -> JSONValue { ["token": .string(r.token), "token_id": .string(r.tokenID)] }
     }
 
-    public struct TokenRevoke: RPCMethod {
+    public struct TokenRevoke: RPCResultEncoding {
         public typealias Result = Void
         public static let name = "token.revoke"
         public static let paramNames: DeclaredParams = ["token_id"]

@@ -11,12 +11,12 @@ enum BlockMethods {
             let block = try await session.context.store.createBlock(
                 create.ns, label: create.label, BlockDraft(value: create.value, properties: properties), agents: create.agents,
                 by: try session.attribution(agent: create.agent, reason: create.reason), request: create.requestID)
-            return Wire.replayed(Wire.item(block.result), block.replayed)
+            return Wire.replayed(RPC.BlockCreate.encodeResult(block.result), block.replayed)
         }
 
         table.register(RPC.BlockGet.self) { get, session throws(CairnError) in
             try session.caller.authorize(get.ns, anyOf: [.read])
-            return Wire.item(try await session.context.store.block(get.ns, label: get.label, version: get.version))
+            return RPC.BlockGet.encodeResult(try await session.context.store.block(get.ns, label: get.label, version: get.version))
         }
 
         table.register(RPC.BlockUpdate.self) { update, session throws(CairnError) in
@@ -29,7 +29,7 @@ enum BlockMethods {
                 update.ns, label: update.label, changes, ifVersion: update.ifVersion,
                 by: try session.attribution(agent: update.agent, reason: update.reason), admin: caller.grants.contains(.admin),
                 request: update.requestID)
-            return Wire.replayed(["version": .int(version.result)], version.replayed)
+            return Wire.replayed(RPC.BlockUpdate.encodeResult(version.result), version.replayed)
         }
 
         table.register(RPC.BlockInsert.self) { insert, session throws(CairnError) in
@@ -39,7 +39,7 @@ enum BlockMethods {
                 insert.ns, label: insert.label, text: insert.text, line: insert.line,
                 by: try session.attribution(agent: insert.agent, reason: insert.reason), admin: caller.grants.contains(.admin),
                 request: insert.requestID)
-            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
+            return Wire.replayed(RPC.BlockInsert.encodeResult(RPC.BlockEdit(version: r.result.version, value: r.result.value)), r.replayed)
         }
 
         table.register(RPC.BlockReplace.self) { replace, session throws(CairnError) in
@@ -49,7 +49,7 @@ enum BlockMethods {
                 replace.ns, label: replace.label, old: replace.old, new: replace.new,
                 by: try session.attribution(agent: replace.agent, reason: replace.reason), admin: caller.grants.contains(.admin),
                 request: replace.requestID)
-            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
+            return Wire.replayed(RPC.BlockReplace.encodeResult(RPC.BlockEdit(version: r.result.version, value: r.result.value)), r.replayed)
         }
 
         table.register(RPC.BlockRethink.self) { rethink, session throws(CairnError) in
@@ -59,7 +59,7 @@ enum BlockMethods {
                 rethink.ns, label: rethink.label, value: rethink.value, ifVersion: rethink.ifVersion,
                 by: try session.attribution(agent: rethink.agent, reason: rethink.reason), admin: caller.grants.contains(.admin),
                 request: rethink.requestID)
-            return Wire.replayed(["version": .int(version.result)], version.replayed)
+            return Wire.replayed(RPC.BlockRethink.encodeResult(version.result), version.replayed)
         }
 
         table.register(RPC.BlockDelete.self) { delete, session throws(CairnError) in
@@ -67,14 +67,14 @@ enum BlockMethods {
             let r = try await session.context.store.deleteBlock(
                 delete.ns, label: delete.label, ifVersion: delete.ifVersion,
                 by: try session.attribution(agent: delete.agent, reason: delete.reason), request: delete.requestID)
-            return Wire.replayed(["version": .int(r.result.version), "existed": .bool(r.result.existed)], r.replayed)
+            return Wire.replayed(RPC.BlockDelete.encodeResult(r.result), r.replayed)
         }
 
         table.register(RPC.BlockList.self) { list, session throws(CairnError) in
             try session.caller.authorize(list.scope, anyOf: [.read])
             let blocks = try await session.context.store.listBlocks(
                 list.scope, labelSearch: list.labelSearch, limit: list.limit, offset: list.offset)
-            return ["blocks": .array(blocks.map(Wire.item))]
+            return RPC.BlockList.encodeResult(blocks)
         }
 
         table.register(RPC.BlockAttach.self) { attach, session throws(CairnError) in
@@ -83,7 +83,7 @@ enum BlockMethods {
             let done = try await session.context.store.attach(
                 attach.ns, label: attach.label, agent: attach.agent, by: Attribution(principal: caller.principal, reason: attach.reason),
                 request: attach.requestID)
-            return Wire.replayed([:], done.replayed)
+            return Wire.replayed(RPC.BlockAttach.encodeResult(()), done.replayed)
         }
 
         table.register(RPC.BlockDetach.self) { detach, session throws(CairnError) in
@@ -92,13 +92,13 @@ enum BlockMethods {
             let done = try await session.context.store.detach(
                 detach.ns, label: detach.label, agent: detach.agent, by: Attribution(principal: caller.principal, reason: detach.reason),
                 request: detach.requestID)
-            return Wire.replayed([:], done.replayed)
+            return Wire.replayed(RPC.BlockDetach.encodeResult(()), done.replayed)
         }
 
         table.register(RPC.BlockAgents.self) { agents, session throws(CairnError) in
             try session.caller.authorize(agents.ns, anyOf: [.read])
             let names = try await session.context.store.agents(of: agents.ns, label: agents.label)
-            return ["agents": .array(names.map(JSONValue.string))]
+            return RPC.BlockAgents.encodeResult(names)
         }
 
         table.register(RPC.AgentBlocks.self) { call, session throws(CairnError) in
@@ -108,10 +108,8 @@ enum BlockMethods {
 
         table.register(RPC.AgentContext.self) { call, session throws(CairnError) in
             let (blocks, omitted) = try await visibleContext(session, tenant: call.tenant, agent: call.agent)
-            return [
-                "blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted),
-                "rendered": .string(ContextRendering.render(agent: call.agent, tenant: call.tenant, blocks: blocks)),
-            ]
+            let rendered = ContextRendering.render(agent: call.agent, tenant: call.tenant, blocks: blocks)
+            return RPC.AgentContext.encodeResult(AgentContext(blocks: blocks, rendered: rendered, omitted: omitted))
         }
     }
 

@@ -84,14 +84,14 @@ enum EventMethods {
                 session.subscriptions.setTask(name, Task { await forwarder.run() })
             }
             session.context.metrics.subscriptionsOpened.increment()
-            return ["subscription": .string(name), "cursor": .string(subscription.startCursor.description)]
+            return RPC.Subscribe.encodeResult(Subscribed(subscription: name, cursor: subscription.startCursor.description))
         }
 
         table.register(RPC.Unsubscribe.self) { unsubscribe, session throws(CairnError) in
             guard session.subscriptions.remove(unsubscribe.subscription) else {
                 throw CairnError(.notFound, "no subscription \(unsubscribe.subscription.debugDescription) on this connection")
             }
-            return [:]
+            return RPC.Unsubscribe.encodeResult(())
         }
     }
 }

@@ -9,15 +9,12 @@ enum ItemMethods {
             let recorded = try await session.context.store.put(
                 put.ns, key: put.key, value: put.value, ifVersion: put.ifVersion,
                 by: try session.attribution(agent: put.agent, reason: put.reason), request: put.requestID)
-            let r = recorded.result
-            return Wire.replayed(
-                ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)],
-                recorded.replayed)
+            return Wire.replayed(RPC.Put.encodeResult(recorded.result), recorded.replayed)
         }
 
         table.register(RPC.Get.self) { get, session throws(CairnError) in
             try session.caller.authorize(get.ns, anyOf: [.read])
-            return try await session.context.store.get(get.ns, key: get.key, version: get.version).map(Wire.item) ?? .null
+            return RPC.Get.encodeResult(try await session.context.store.get(get.ns, key: get.key, version: get.version))
         }
 
         table.register(RPC.Delete.self) { delete, session throws(CairnError) in
@@ -25,34 +22,34 @@ enum ItemMethods {
             let recorded = try await session.context.store.delete(
                 delete.ns, key: delete.key, ifVersion: delete.ifVersion,
                 by: try session.attribution(agent: delete.agent, reason: delete.reason), request: delete.requestID)
-            return Wire.replayed(["version": .int(recorded.result.version), "existed": .bool(recorded.result.existed)], recorded.replayed)
+            return Wire.replayed(RPC.Delete.encodeResult(recorded.result), recorded.replayed)
         }
 
         table.register(RPC.Search.self) { search, session throws(CairnError) in
             try session.caller.authorize(search.scope, anyOf: [.read])
             let items = try await session.context.store.search(
                 search.scope, filter: search.filter, query: search.query, limit: search.limit, offset: search.offset)
-            return ["items": .array(items.map(Wire.item))]
+            return RPC.Search.encodeResult(items)
         }
 
         table.register(RPC.ListNamespaces.self) { list, session throws(CairnError) in
             try session.caller.authorize(list.scope, anyOf: [.read])
             let namespaces = try await session.context.store.listNamespaces(list.scope, limit: list.limit, offset: list.offset)
-            return ["namespaces": .array(namespaces.map(Wire.namespace))]
+            return RPC.ListNamespaces.encodeResult(namespaces)
         }
 
         table.register(RPC.History.self) { history, session throws(CairnError) in
             try session.caller.authorize(history.ns, anyOf: [.read])
             let entries = try await session.context.store.history(
                 history.ns, key: history.key, limit: history.limit, beforeVersion: history.beforeVersion)
-            return ["entries": .array(entries.map(Wire.history))]
+            return RPC.History.encodeResult(entries)
         }
 
         table.register(RPC.Log.self) { log, session throws(CairnError) in
             try session.caller.authorize(log.scope, anyOf: [.read])
             let entries = try await session.context.store.log(
                 log.scope, since: log.since, until: log.until, by: log.by, after: log.after, limit: log.limit)
-            return ["entries": .array(entries.map(Wire.log))]
+            return RPC.Log.encodeResult(entries)
         }
     }
 }

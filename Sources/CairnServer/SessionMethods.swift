@@ -4,7 +4,7 @@ import CairnProtocol
 /// `ping`, `auth`, and the `token.*` methods.
 enum SessionMethods {
     static func register(in table: inout MethodTable) {
-        table.register(RPC.Ping.self) { _, _ throws(CairnError) in ["pong": true] }
+        table.register(RPC.Ping.self) { _, _ throws(CairnError) in RPC.Ping.encodeResult(true) }
 
         table.register(RPC.Auth.self) { auth, session throws(CairnError) in
             let context = session.context
@@ -32,7 +32,7 @@ enum SessionMethods {
             let (token, record) = try await session.context.tokens.create(
                 tenant: create.tenant, principal: create.principal, grants: grants, task: ns.task?.string, role: ns.role?.string)
             session.logger.info("token \(record.id) created for \(create.principal) on tenant \(create.tenant) by \(caller.principal)")
-            return ["token": .string(token), "token_id": .string(record.id)]
+            return RPC.TokenCreate.encodeResult(CreatedToken(token: token, tokenID: record.id))
         }
 
         table.register(RPC.TokenRevoke.self) { revoke, session throws(CairnError) in
@@ -42,7 +42,7 @@ enum SessionMethods {
                 throw CairnError(.notFound, "no token \(revoke.tokenID.debugDescription) in this tenant")
             }
             session.logger.info("token \(revoke.tokenID) revoked by \(caller.principal)")
-            return [:]
+            return RPC.TokenRevoke.encodeResult(())
         }
 
         table.register(RPC.TokenList.self) { list, session throws(CairnError) in

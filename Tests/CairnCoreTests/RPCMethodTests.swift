@@ -170,4 +170,50 @@ import Testing
         #expect(throws: CairnError.self) { try RequestTemplate(RPC.Get(ns, key: "k"), slots: [.string(key)]) }
         #expect(throws: CairnError.self) { try RequestTemplate(RPC.Get(ns, key: key), slots: [.string(key), .string(key)]) }
     }
+
+    /// Reads what `encodeResult` wrote (as the server sends it) and expects the same result.
+    func resultRoundTrips<M: RPCResultEncoding>(_ type: M.Type, _ result: M.Result, sourceLocation: SourceLocation = #_sourceLocation) throws
+    where M.Result: Equatable {
+        let decoded = try M.decodeResult(M.encodeResult(result))
+        #expect(decoded == result, "\(M.name): \(M.encodeResult(result))", sourceLocation: sourceLocation)
+    }
+
+    @Test func everyEncodedResultReadsBackAsItWas() throws {
+        let ns = try Self.ns()
+        let at = Timestamp(millisecondsSince1970: 1_795_315_825_626)
+        let item = Item(
+            ns: ns, key: "k", kind: .item, value: ["a": [1, "x"]], version: 3, createdAt: at, updatedAt: at, updatedBy: "admin",
+            agent: "a1", score: 1.5)
+        let block = Item(
+            ns: try Namespace(tenant: "t"), key: "persona", kind: .block, value: "I plan.", version: 2, createdAt: at, updatedAt: at,
+            updatedBy: "bot", block: BlockProperties(description: "who", limit: 100, readOnly: true, metadata: ["m": 1]))
+        try resultRoundTrips(RPC.Ping.self, true)
+        try resultRoundTrips(RPC.TokenCreate.self, CreatedToken(token: "secret", tokenID: "tok-1"))
+        try resultRoundTrips(RPC.Put.self, PutResult(version: 4, createdAt: at, updatedAt: at))
+        try resultRoundTrips(RPC.Get.self, item)
+        try resultRoundTrips(RPC.Get.self, nil)
+        try resultRoundTrips(RPC.Delete.self, DeleteResult(version: 5, existed: true))
+        try resultRoundTrips(RPC.Search.self, [item, block])
+        try resultRoundTrips(RPC.ListNamespaces.self, [ns, try Namespace(tenant: "t", role: "r")])
+        try resultRoundTrips(
+            RPC.History.self,
+            [HistoryEntry(version: 2, op: .put, at: at, by: "admin", agent: "a1", reason: "why", value: ["v": 2]),
+             HistoryEntry(version: 1, op: .delete, at: at, by: "admin", agent: nil, reason: nil, value: nil)])
+        try resultRoundTrips(
+            RPC.Log.self,
+            [LogEntry(cursor: "1-0", ns: ns, key: "k", kind: .block, version: 1, op: .insert, at: at, by: "bot", agent: "a1", reason: "r")])
+        try resultRoundTrips(RPC.BlockCreate.self, block)
+        try resultRoundTrips(RPC.BlockGet.self, block)
+        try resultRoundTrips(RPC.BlockUpdate.self, 7)
+        try resultRoundTrips(RPC.BlockInsert.self, RPC.BlockEdit(version: 3, value: "a\nb"))
+        try resultRoundTrips(RPC.BlockReplace.self, RPC.BlockEdit(version: 4, value: ""))
+        try resultRoundTrips(RPC.BlockRethink.self, 8)
+        try resultRoundTrips(RPC.BlockDelete.self, DeleteResult(version: 0, existed: false))
+        try resultRoundTrips(RPC.BlockList.self, [block])
+        try resultRoundTrips(RPC.BlockAgents.self, ["a1", "a2"])
+        try resultRoundTrips(RPC.AgentContext.self, AgentContext(blocks: [block], rendered: "<memory/>", omitted: 1))
+        try resultRoundTrips(RPC.Subscribe.self, Subscribed(subscription: "s1", cursor: "1795315825626-0"))
+        // Answers with nothing in them are `{}`.
+        #expect(RPC.Unsubscribe.encodeResult(()) == [:] && RPC.BlockAttach.encodeResult(()) == [:])
+    }
 }
