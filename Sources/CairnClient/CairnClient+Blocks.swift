@@ -76,7 +76,7 @@ extension CairnClient {
     }
 
     public func agentBlocks(tenant: String, agent: String) async throws(CairnError) -> [Item] {
-        try await send(RPC.AgentBlocks(tenant: tenant, agent: agent))
+        try await send(RPC.AgentBlocks(tenant: tenant, agent: agent)).blocks
     }
 
     public func agentContext(tenant: String, agent: String) async throws(CairnError) -> AgentContext {

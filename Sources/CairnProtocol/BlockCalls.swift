@@ -444,11 +444,23 @@ extension RPC {
     }
 
     /// The blocks attached to an agent, read at one instant.
-    public struct AgentBlocks: AgentBlocksMethod {
+    public struct AgentBlocks: AgentBlocksMethod, RPCResultEncoding {
         public static let name = "agent.blocks"
         public var tenant: String, agent: String
         public init(tenant: String, agent: String) { (self.tenant, self.agent) = (tenant, agent) }
-        public static func decodeResult(_ r: JSONValue) throws(CairnError) -> [Item] { try Wire.decodeItems(r["blocks"]) }
+
+        /// The blocks the token may read, and how many attached blocks lie outside its scope.
+        public struct Answer: Sendable, Hashable {
+            public var blocks: [Item]
+            public var omitted: Int
+            public init(blocks: [Item], omitted: Int) { (self.blocks, self.omitted) = (blocks, omitted) }
+        }
+
+        public static func decodeResult(_ r: JSONValue) throws(CairnError) -> Answer {
+            Answer(blocks: try Wire.decodeItems(r["blocks"]), omitted: r["omitted"]?.intValue ?? 0)
+        }
+
+        public static func encodeResult(_ r: Answer) -> JSONValue { ["blocks": .array(r.blocks.map(Wire.item)), "omitted": .int(r.omitted)] }
     }
 
     /// `agent.blocks` and their prompt-ready rendering.

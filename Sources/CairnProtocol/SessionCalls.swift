@@ -19,7 +19,7 @@ extension RPC {
         public static func encodeResult(_ r: Bool) -> JSONValue { ["pong": .bool(r)] }
     }
 
-    public struct Auth: RPCMethod {
+    public struct Auth: RPCResultEncoding {
         public static let name = "auth"
         public static let needsIdentity = false
         public static let paramNames: DeclaredParams = ["token"]
@@ -34,6 +34,15 @@ extension RPC {
                 principal: r["principal"]?.stringValue ?? "", tenant: r["tenant"]?.stringValue,
                 grants: r["grants"]?.arrayValue?.compactMap(\.stringValue) ?? [], task: r["scope"]?["task"]?.stringValue,
                 role: r["scope"]?["role"]?.stringValue)
+        }
+
+        /// `{"principal","tenant","scope","grants"}`: `tenant` null for a server admin, `scope`
+        /// null when the token is not narrowed.
+        public static func encodeResult(_ r: SessionInfo) -> JSONValue {
+            [
+                "principal": .string(r.principal), "tenant": r.tenant.map(JSONValue.string) ?? .null,
+                "scope": Wire.tokenScope(task: r.task, role: r.role), "grants": .array(r.grants.map(JSONValue.string)),
+            ]
         }
     }
 
@@ -109,7 +118,7 @@ extension RPC {
         public var params: JSONObject { ["token_id": .string(tokenID)] }
     }
 
-    public struct TokenList: RPCMethod {
+    public struct TokenList: RPCResultEncoding {
         public static let name = "token.list"
         public static let paramNames: DeclaredParams = ["tenant"]
         public var tenant: String
@@ -126,6 +135,17 @@ extension RPC {
                     task: t["scope"]?["task"]?.stringValue, role: t["scope"]?["role"]?.stringValue,
                     createdAt: t["created_at"]?.stringValue ?? "")
             }
+        }
+
+        public static func encodeResult(_ r: [TokenInfo]) -> JSONValue {
+            let tokens: [JSONValue] = r.map { t in
+                [
+                    "token_id": .string(t.tokenID), "tenant": .string(t.tenant), "principal": .string(t.principal),
+                    "grants": .array(t.grants.map(JSONValue.string)), "scope": Wire.tokenScope(task: t.task, role: t.role),
+                    "created_at": .string(t.createdAt),
+                ]
+            }
+            return ["tokens": .array(tokens)]
         }
     }
 }

@@ -34,6 +34,15 @@ public enum Wire {
 
     public static func timestamp(_ t: Timestamp) -> JSONValue { .string(t.rfc3339) }
 
+    /// A token's narrowing: `{"task","role"}` with the components it has, or null when none.
+    public static func tokenScope(task: String?, role: String?) -> JSONValue {
+        guard task != nil || role != nil else { return .null }
+        var o: JSONObject = [:]
+        if let task { o["task"] = .string(task) }
+        if let role { o["role"] = .string(role) }
+        return .object(o)
+    }
+
     /// A filter in the explicit form `{"path":{"$op":operand,…},…}`: parsed again it gives the
     /// same conditions in the same order (a plain value was `$eq`).
     public static func filter(_ filter: Filter) -> JSONValue {

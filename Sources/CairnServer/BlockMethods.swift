@@ -103,7 +103,7 @@ enum BlockMethods {
 
         table.register(RPC.AgentBlocks.self) { call, session throws(CairnError) in
             let (blocks, omitted) = try await visibleContext(session, tenant: call.tenant, agent: call.agent)
-            return ["blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted)]
+            return RPC.AgentBlocks.encodeResult(RPC.AgentBlocks.Answer(blocks: blocks, omitted: omitted))
         }
 
         table.register(RPC.AgentContext.self) { call, session throws(CairnError) in

@@ -18,7 +18,7 @@ enum SessionMethods {
             }
             let identity = session.identity!
             session.logger.info("authenticated as \(identity.principal) (\(identity.tokenID ?? "server admin token"))")
-            return identity.json
+            return RPC.Auth.encodeResult(sessionInfo(identity))
         }
 
         table.register(RPC.TokenCreate.self) { create, session throws(CairnError) in
@@ -52,15 +52,21 @@ enum SessionMethods {
             // A narrowed token sees only the tokens inside its own scope.
             let records = try await session.context.tokens.list(tenant: list.tenant)
                 .filter { caller.covers(tokenTask: $0.task, tokenRole: $0.role) }
-            return ["tokens": .array(records.map(tokenJSON))]
+            return RPC.TokenList.encodeResult(records.map(tokenInfo))
         }
     }
 
-    static func tokenJSON(_ r: TokenRecord) -> JSONValue {
-        [
-            "token_id": .string(r.id), "tenant": .string(r.tenant.string), "principal": .string(r.principal),
-            "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task, role: r.role),
-            "created_at": .string(r.createdAt.rfc3339),
-        ]
+    /// Who `auth` says the connection is: grants in their fixed order.
+    static func sessionInfo(_ identity: Identity) -> SessionInfo {
+        SessionInfo(
+            principal: identity.principal, tenant: identity.tenant?.string, grants: identity.grants.sorted().map(\.rawValue),
+            task: identity.task?.string, role: identity.role?.string)
+    }
+
+    /// A stored token as `token.list` shows it (never the secret).
+    static func tokenInfo(_ r: TokenRecord) -> TokenInfo {
+        TokenInfo(
+            tokenID: r.id, tenant: r.tenant.string, principal: r.principal, grants: r.grants.sorted().map(\.rawValue),
+            task: r.task?.string, role: r.role?.string, createdAt: r.createdAt.rfc3339)
     }
 }

@@ -188,6 +188,12 @@ import Testing
             ns: try Namespace(tenant: "t"), key: "persona", kind: .block, value: "I plan.", version: 2, createdAt: at, updatedAt: at,
             updatedBy: "bot", block: BlockProperties(description: "who", limit: 100, readOnly: true, metadata: ["m": 1]))
         try resultRoundTrips(RPC.Ping.self, true)
+        try resultRoundTrips(RPC.Auth.self, SessionInfo(principal: "bot", tenant: "t", grants: ["read", "write"], task: "plan", role: nil))
+        try resultRoundTrips(RPC.Auth.self, SessionInfo(principal: "admin", tenant: nil, grants: ["admin"], task: nil, role: nil))
+        try resultRoundTrips(
+            RPC.TokenList.self,
+            [TokenInfo(tokenID: "tok-1", tenant: "t", principal: "bot", grants: ["read"], task: nil, role: "r", createdAt: "2026-11-22T10:00:00.000Z")])
+        try resultRoundTrips(RPC.AgentBlocks.self, RPC.AgentBlocks.Answer(blocks: [block], omitted: 2))
         try resultRoundTrips(RPC.TokenCreate.self, CreatedToken(token: "secret", tokenID: "tok-1"))
         try resultRoundTrips(RPC.Put.self, PutResult(version: 4, createdAt: at, updatedAt: at))
         try resultRoundTrips(RPC.Get.self, item)
