@@ -76,6 +76,15 @@ import Testing
         #expect(try RPC.Get(params: ["ns": Wire.namespace(ns), "key": "k", "version": .null]).version == nil)
     }
 
+    @Test func methodValuesCompareByTheirBytes() throws {
+        let ns = try Self.ns()
+        // KELVIN SIGN is canonically equivalent to K, so `String` calls them equal; the wire does not.
+        #expect("\u{212A}" == "K")
+        #expect(RPC.Get(ns, key: "\u{212A}") != RPC.Get(ns, key: "K"))
+        #expect(Set([RPC.Get(ns, key: "\u{212A}"), RPC.Get(ns, key: "K")]).count == 2)
+        #expect(RPC.Get(ns, key: "K") == RPC.Get(ns, key: "K"))
+    }
+
     @Test func paramsAreEncodedInTheirDeclaredOrder() throws {
         let put = RPC.Put(try Self.ns(), key: "k", value: 1, ifVersion: 1, reason: "r", agent: "a", requestID: try RequestID("x"))
         #expect(put.params.keys.map(\.string) == RPC.Put.paramNames.names)
