@@ -8,16 +8,13 @@ extension CairnClient {
     public func subscribe(
         _ scope: Scope, from: String? = nil, includeValues: Bool = false, coalesceMilliseconds: Int? = nil
     ) async throws(CairnError) -> (subscription: String, cursor: String) {
-        let r = try await call(
-            "subscribe",
-            Self.params([
-                "scope": Wire.scope(scope), "from": from.map(JSONValue.string),
-                "include_values": includeValues ? .bool(true) : nil, "coalesce_ms": coalesceMilliseconds.map(JSONValue.int),
-            ]))
-        return (r["subscription"]?.stringValue ?? "", r["cursor"]?.stringValue ?? "")
+        let cursor = try from.map { text throws(CairnError) in try RPC.Subscribe.cursor(text) }
+        let subscribed = try await send(
+            RPC.Subscribe(scope, from: cursor, includeValues: includeValues, coalesceMilliseconds: coalesceMilliseconds ?? 0))
+        return (subscribed.subscription, subscribed.cursor)
     }
 
     public func unsubscribe(_ subscription: String) async throws(CairnError) {
-        _ = try await call("unsubscribe", ["subscription": .string(subscription)])
+        try await send(RPC.Unsubscribe(subscription))
     }
 }

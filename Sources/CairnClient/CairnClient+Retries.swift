@@ -1,4 +1,5 @@
 import CairnCore
+import CairnProtocol
 import Foundation
 
 /// Request ids and retries of writes.
@@ -37,16 +38,11 @@ public struct RetryPolicy: Sendable, Hashable {
 
 extension CairnClient {
     /// The methods that write, and so carry a request id.
-    public static let writeMethods: Set<String> = [
-        "put", "delete", "block.create", "block.update", "block.insert", "block.replace", "block.rethink", "block.delete",
-        "block.attach", "block.detach",
-    ]
+    public static let writeMethods: Set<String> = Set(RPC.all.filter { $0.isWrite }.map { $0.name })
 
-    /// Methods that only read: safe to send again.
-    static let readMethods: Set<String> = [
-        "ping", "get", "search", "list_namespaces", "history", "log", "block.get", "block.list", "block.agents",
-        "agent.blocks", "agent.context", "token.list",
-    ]
+    /// Methods that only read: safe to send again. `token.list` reads too, though the server
+    /// runs it alone (it is not `isReadOnly`).
+    static let readMethods: Set<String> = Set(RPC.all.filter { $0.isReadOnly }.map { $0.name } + [RPC.TokenList.name])
 
     /// A fresh request id.
     public static func newRequestID() -> String { UUID().uuidString.lowercased() }

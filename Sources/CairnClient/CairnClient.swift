@@ -114,7 +114,7 @@ public final class CairnClient: Sendable {
             host: address.host, port: address.port, connectTimeout: address.connectTimeout, group: address.group, tls: address.tls,
             continuation: continuation)
         if let token = token.withLock({ $0 }) {
-            let response = try await rawCall("auth", ["token": .string(token)], on: fresh)
+            let response = try await rawCall(RPC.Auth.name, .object(RPC.Auth(token: token).params), on: fresh)
             if let error = response["error"] {
                 fresh.close(promise: nil)
                 throw RPCCoding.decodeError(error)

@@ -34,6 +34,28 @@ public enum Wire {
 
     public static func timestamp(_ t: Timestamp) -> JSONValue { .string(t.rfc3339) }
 
+    /// A token's narrowing: `{"task","role"}` with the components it has, or null when none.
+    public static func tokenScope(task: String?, role: String?) -> JSONValue {
+        guard task != nil || role != nil else { return .null }
+        var o: JSONObject = [:]
+        if let task { o["task"] = .string(task) }
+        if let role { o["role"] = .string(role) }
+        return .object(o)
+    }
+
+    /// A filter in the explicit form `{"path":{"$op":operand,…},…}`: parsed again it gives the
+    /// same conditions in the same order (a plain value was `$eq`).
+    public static func filter(_ filter: Filter) -> JSONValue {
+        var o = JSONObject()
+        for condition in filter.conditions {
+            let path = condition.path.joined(separator: ".")
+            var ops = o[path]?.objectValue ?? [:]
+            ops[condition.op.rawValue] = condition.operand
+            o[path] = .object(ops)
+        }
+        return .object(o)
+    }
+
     public static func item(_ item: Item) -> JSONValue {
         var o: JSONObject = [
             "ns": namespace(item.ns), "key": .string(item.key.string), "kind": .string(item.kind.rawValue), "value": item.value,
@@ -99,6 +121,13 @@ public enum Wire {
             createdAt: decodeTime(json["created_at"]), updatedAt: decodeTime(json["updated_at"]),
             updatedBy: json["updated_by"]?.stringValue ?? "", agent: json["agent"]?.stringValue, block: block,
             score: json["score"]?.numberValue)
+    }
+
+    /// A listing's array of items (`items`, `blocks`); a missing array is an empty listing.
+    public static func decodeItems(_ json: JSONValue?) throws(CairnError) -> [Item] {
+        var items: [Item] = []
+        for item in json?.arrayValue ?? [] { items.append(try decodeItem(item)) }
+        return items
     }
 
     public static func decodeHistory(_ json: JSONValue) throws(CairnError) -> HistoryEntry {

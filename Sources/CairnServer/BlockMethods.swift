@@ -4,188 +4,123 @@ import CairnProtocol
 /// The `block.*` and `agent.*` methods: shared memory blocks and their attachments.
 enum BlockMethods {
     static func register(in table: inout MethodTable) {
-        table.add(
-            "block.create",
-            params: ["ns", "label", "value", "description", "limit", "read_only", "metadata", "agents", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let value = try params.optionalString("value") ?? ""
-            var properties = BlockProperties()
-            properties.description = try params.optionalString("description")
-            properties.limit = try params.int("limit", default: 5000, in: 1...maximumBlockLimit)
-            properties.readOnly = try params.optionalBool("read_only") ?? false
-            properties.metadata = try params.optionalValue("metadata")
-            let agents = try params.stringArray("agents") ?? []
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
-            try session.caller.authorize(ns, anyOf: [.write])
+        table.register(RPC.BlockCreate.self) { create, session throws(CairnError) in
+            try session.caller.authorize(create.ns, anyOf: [.write])
+            let properties = BlockProperties(
+                description: create.description, limit: create.limit, readOnly: create.readOnly, metadata: create.metadata)
             let block = try await session.context.store.createBlock(
-                ns, label: label, BlockDraft(value: value, properties: properties), agents: agents, by: attribution, request: request)
-            return Wire.replayed(Wire.item(block.result), block.replayed)
+                create.ns, label: create.label, BlockDraft(value: create.value, properties: properties), agents: create.agents,
+                by: try session.attribution(agent: create.agent, reason: create.reason), request: create.requestID)
+            return Wire.replayed(RPC.BlockCreate.encodeResult(block.result), block.replayed)
         }
 
-        table.add("block.get", params: ["ns", "label", "version"], readOnly: true) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let version = try params.optionalInt("version", in: 1...Int.max)
-            try session.caller.authorize(ns, anyOf: [.read])
-            return Wire.item(try await session.context.store.block(ns, label: label, version: version))
+        table.register(RPC.BlockGet.self) { get, session throws(CairnError) in
+            try session.caller.authorize(get.ns, anyOf: [.read])
+            return RPC.BlockGet.encodeResult(try await session.context.store.block(get.ns, label: get.label, version: get.version))
         }
 
-        table.add(
-            "block.update",
-            params: ["ns", "label", "value", "description", "limit", "read_only", "metadata", "if_version", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
+        table.register(RPC.BlockUpdate.self) { update, session throws(CairnError) in
+            let caller = try session.caller
+            try caller.authorize(update.ns, anyOf: [.write])
             let changes = BlockChanges(
-                value: try params.optionalString("value"), description: try params.optionalString("description"),
-                limit: try params.optionalInt("limit", in: 1...maximumBlockLimit), readOnly: try params.optionalBool("read_only"),
-                metadata: try params.optionalValue("metadata"))
-            let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
-            let caller = try session.caller
-            try caller.authorize(ns, anyOf: [.write])
+                value: update.value, description: update.description, limit: update.limit, readOnly: update.readOnly,
+                metadata: update.metadata)
             let version = try await session.context.store.updateBlock(
-                ns, label: label, changes, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin), request: request)
-            return Wire.replayed(["version": .int(version.result)], version.replayed)
+                update.ns, label: update.label, changes, ifVersion: update.ifVersion,
+                by: try session.attribution(agent: update.agent, reason: update.reason), admin: caller.grants.contains(.admin),
+                request: update.requestID)
+            return Wire.replayed(RPC.BlockUpdate.encodeResult(version.result), version.replayed)
         }
 
-        table.add(
-            "block.insert",
-            params: ["ns", "label", "text", "line", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let text = try params.string("text")
-            let line = try params.int("line", default: -1)
-            try BlockText.checkLine(line)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
+        table.register(RPC.BlockInsert.self) { insert, session throws(CairnError) in
             let caller = try session.caller
-            try caller.authorize(ns, anyOf: [.append, .write])
+            try caller.authorize(insert.ns, anyOf: [.append, .write])
             let r = try await session.context.store.insertIntoBlock(
-                ns, label: label, text: text, line: line, by: attribution, admin: caller.grants.contains(.admin), request: request)
-            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
+                insert.ns, label: insert.label, text: insert.text, line: insert.line,
+                by: try session.attribution(agent: insert.agent, reason: insert.reason), admin: caller.grants.contains(.admin),
+                request: insert.requestID)
+            return Wire.replayed(RPC.BlockInsert.encodeResult(RPC.BlockEdit(version: r.result.version, value: r.result.value)), r.replayed)
         }
 
-        table.add(
-            "block.replace",
-            params: ["ns", "label", "old", "new", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let old = try params.string("old")
-            if old.isEmpty { throw CairnError.invalidParams("old", "old must not be empty; use block.insert to add text") }
-            let new = try params.optionalString("new") ?? ""
-            if try !params.isPresent("new") { throw CairnError.invalidParams("new", "new is required (\"\" deletes the text)") }
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
+        table.register(RPC.BlockReplace.self) { replace, session throws(CairnError) in
             let caller = try session.caller
-            try caller.authorize(ns, anyOf: [.write])
+            try caller.authorize(replace.ns, anyOf: [.write])
             let r = try await session.context.store.replaceInBlock(
-                ns, label: label, old: old, new: new, by: attribution, admin: caller.grants.contains(.admin), request: request)
-            return Wire.replayed(["version": .int(r.result.version), "value": .string(r.result.value)], r.replayed)
+                replace.ns, label: replace.label, old: replace.old, new: replace.new,
+                by: try session.attribution(agent: replace.agent, reason: replace.reason), admin: caller.grants.contains(.admin),
+                request: replace.requestID)
+            return Wire.replayed(RPC.BlockReplace.encodeResult(RPC.BlockEdit(version: r.result.version, value: r.result.value)), r.replayed)
         }
 
-        table.add(
-            "block.rethink",
-            params: ["ns", "label", "value", "if_version", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let value = try params.string("value")
-            let ifVersion = try params.optionalInt("if_version", in: 1...Int.max)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
+        table.register(RPC.BlockRethink.self) { rethink, session throws(CairnError) in
             let caller = try session.caller
-            try caller.authorize(ns, anyOf: [.write])
+            try caller.authorize(rethink.ns, anyOf: [.write])
             let version = try await session.context.store.rethinkBlock(
-                ns, label: label, value: value, ifVersion: ifVersion, by: attribution, admin: caller.grants.contains(.admin),
-                request: request)
-            return Wire.replayed(["version": .int(version.result)], version.replayed)
+                rethink.ns, label: rethink.label, value: rethink.value, ifVersion: rethink.ifVersion,
+                by: try session.attribution(agent: rethink.agent, reason: rethink.reason), admin: caller.grants.contains(.admin),
+                request: rethink.requestID)
+            return Wire.replayed(RPC.BlockRethink.encodeResult(version.result), version.replayed)
         }
 
-        table.add(
-            "block.delete",
-            params: ["ns", "label", "if_version", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
-            try session.caller.authorize(ns, anyOf: [.write])
-            let r = try await session.context.store.deleteBlock(ns, label: label, ifVersion: ifVersion, by: attribution, request: request)
-            return Wire.replayed(["version": .int(r.result.version), "existed": .bool(r.result.existed)], r.replayed)
+        table.register(RPC.BlockDelete.self) { delete, session throws(CairnError) in
+            try session.caller.authorize(delete.ns, anyOf: [.write])
+            let r = try await session.context.store.deleteBlock(
+                delete.ns, label: delete.label, ifVersion: delete.ifVersion,
+                by: try session.attribution(agent: delete.agent, reason: delete.reason), request: delete.requestID)
+            return Wire.replayed(RPC.BlockDelete.encodeResult(r.result), r.replayed)
         }
 
-        table.add(
-            "block.list",
-            params: ["scope", "label_search", "limit", "offset"], readOnly: true
-        ) { session, params throws(CairnError) in
-            let scope = try params.scope()
-            let search = try params.optionalString("label_search")
-            let limit = try params.int("limit", default: 50, in: 1...maximumPageSize)
-            let offset = try params.int("offset", default: 0, in: 0...Int.max)
-            try session.caller.authorize(scope, anyOf: [.read])
-            let blocks = try await session.context.store.listBlocks(scope, labelSearch: search, limit: limit, offset: offset)
-            return ["blocks": .array(blocks.map(Wire.item))]
+        table.register(RPC.BlockList.self) { list, session throws(CairnError) in
+            try session.caller.authorize(list.scope, anyOf: [.read])
+            let blocks = try await session.context.store.listBlocks(
+                list.scope, labelSearch: list.labelSearch, limit: list.limit, offset: list.offset)
+            return RPC.BlockList.encodeResult(blocks)
         }
 
-        for (name, attach) in [("block.attach", true), ("block.detach", false)] {
-            table.add(name, params: ["ns", "label", "agent", "reason", "request_id"]) { session, params throws(CairnError) in
-                let ns = try params.namespace()
-                let label = try params.key("label")
-                let agent = try params.key("agent")
-                let reason = try params.optionalString("reason")
-                let request = try session.requestID(params)
-                let caller = try session.caller
-                try caller.authorize(ns, anyOf: [.write])
-                let who = Attribution(principal: caller.principal, reason: reason)
-                let done =
-                    attach
-                    ? try await session.context.store.attach(ns, label: label, agent: agent, by: who, request: request)
-                    : try await session.context.store.detach(ns, label: label, agent: agent, by: who, request: request)
-                return Wire.replayed([:], done.replayed)
-            }
+        table.register(RPC.BlockAttach.self) { attach, session throws(CairnError) in
+            let caller = try session.caller
+            try caller.authorize(attach.ns, anyOf: [.write])
+            let done = try await session.context.store.attach(
+                attach.ns, label: attach.label, agent: attach.agent, by: Attribution(principal: caller.principal, reason: attach.reason),
+                request: attach.requestID)
+            return Wire.replayed(RPC.BlockAttach.encodeResult(()), done.replayed)
         }
 
-        table.add("block.agents", params: ["ns", "label"], readOnly: true) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let label = try params.key("label")
-            try session.caller.authorize(ns, anyOf: [.read])
-            let agents = try await session.context.store.agents(of: ns, label: label)
-            return ["agents": .array(agents.map(JSONValue.string))]
+        table.register(RPC.BlockDetach.self) { detach, session throws(CairnError) in
+            let caller = try session.caller
+            try caller.authorize(detach.ns, anyOf: [.write])
+            let done = try await session.context.store.detach(
+                detach.ns, label: detach.label, agent: detach.agent, by: Attribution(principal: caller.principal, reason: detach.reason),
+                request: detach.requestID)
+            return Wire.replayed(RPC.BlockDetach.encodeResult(()), done.replayed)
         }
 
-        table.add("agent.blocks", params: ["tenant", "agent"], readOnly: true) { session, params throws(CairnError) in
-            let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
-            _ = (tenant, agent)
-            return ["blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted)]
+        table.register(RPC.BlockAgents.self) { agents, session throws(CairnError) in
+            try session.caller.authorize(agents.ns, anyOf: [.read])
+            let names = try await session.context.store.agents(of: agents.ns, label: agents.label)
+            return RPC.BlockAgents.encodeResult(names)
         }
 
-        table.add("agent.context", params: ["tenant", "agent"], readOnly: true) { session, params throws(CairnError) in
-            let (tenant, agent, blocks, omitted) = try await visibleContext(session, params)
-            return [
-                "blocks": .array(blocks.map(Wire.item)), "omitted": .int(omitted),
-                "rendered": .string(ContextRendering.render(agent: agent, tenant: tenant, blocks: blocks)),
-            ]
+        table.register(RPC.AgentBlocks.self) { call, session throws(CairnError) in
+            let (blocks, omitted) = try await visibleContext(session, tenant: call.tenant, agent: call.agent)
+            return RPC.AgentBlocks.encodeResult(RPC.AgentBlocks.Answer(blocks: blocks, omitted: omitted))
+        }
+
+        table.register(RPC.AgentContext.self) { call, session throws(CairnError) in
+            let (blocks, omitted) = try await visibleContext(session, tenant: call.tenant, agent: call.agent)
+            let rendered = ContextRendering.render(agent: call.agent, tenant: call.tenant, blocks: blocks)
+            return RPC.AgentContext.encodeResult(AgentContext(blocks: blocks, rendered: rendered, omitted: omitted))
         }
     }
 
     /// The agent's blocks read at one instant, less those outside a narrowed token's scope
     /// (counted in `omitted`).
-    static func visibleContext(_ session: Session, _ params: Params) async throws(CairnError) -> (String, String, [Item], Int) {
-        let tenant = try params.namespaceComponent("tenant")
-        let agent = try params.key("agent")
+    static func visibleContext(_ session: Session, tenant: String, agent: String) async throws(CairnError) -> ([Item], Int) {
         let caller = try session.caller
         try caller.authorize(tenant: tenant)
         try caller.require(anyOf: [.read])
         let all = try await session.context.store.agentContext(tenant: tenant, agent: agent)
         let visible = all.filter { (try? caller.authorize($0.ns, anyOf: [.read])) != nil }
-        return (tenant, agent, visible, all.count - visible.count)
+        return (visible, all.count - visible.count)
     }
 }

@@ -64,45 +64,34 @@ final class ConnectionSubscriptions: Sendable {
 /// `event` / `events` / `resync` notifications on the connection.
 enum EventMethods {
     static func register(in table: inout MethodTable) {
-        table.add("subscribe", params: ["scope", "from", "include_values", "coalesce_ms"]) { session, params throws(CairnError) in
-            let scope = try params.scope()
-            var from: StreamCursor?
-            if let text = try params.optionalString("from") {
-                guard let cursor = StreamCursor(text) else {
-                    throw CairnError.invalidParams("from", "from must be a cursor from an earlier event or subscribe answer")
-                }
-                from = cursor
-            }
-            let includeValues = try params.optionalBool("include_values") ?? false
-            let coalesce = try params.int("coalesce_ms", default: 0, in: 0...60_000)
+        table.register(RPC.Subscribe.self) { subscribe, session throws(CairnError) in
             let caller = try session.caller
-            try caller.authorize(scope, anyOf: [.read])
+            try caller.authorize(subscribe.scope, anyOf: [.read])
             let limit = session.context.configuration.maxSubscriptionsPerConnection
             guard session.subscriptions.count < limit else {
                 throw CairnError(.tooMany, "this connection already has \(limit) subscriptions; unsubscribe one or open another connection", data: ["limit": .int(limit)])
             }
-            let subscription = try await session.context.feed.subscribe(scope, from: from)
+            let from = subscribe.from.map { StreamCursor(milliseconds: $0.milliseconds, sequence: $0.sequence) }
+            let subscription = try await session.context.feed.subscribe(subscribe.scope, from: from)
             session.subscriptionCounter += 1
             let name = "s\(session.subscriptionCounter)"
             session.subscriptions.add(name, subscription, tokenHash: caller.tokenHash)
             let forwarder = Forwarder(
                 name: name, subscription: subscription, output: session.output, store: session.context.store,
- includeValues: includeValues,
-                coalesceMilliseconds: coalesce, logger: session.logger, metrics: session.context.metrics,
-                subscriptions: session.subscriptions)
+                includeValues: subscribe.includeValues, coalesceMilliseconds: subscribe.coalesceMilliseconds, logger: session.logger,
+                metrics: session.context.metrics, subscriptions: session.subscriptions)
             session.afterResponse.append {
                 session.subscriptions.setTask(name, Task { await forwarder.run() })
             }
             session.context.metrics.subscriptionsOpened.increment()
-            return ["subscription": .string(name), "cursor": .string(subscription.startCursor.description)]
+            return RPC.Subscribe.encodeResult(Subscribed(subscription: name, cursor: subscription.startCursor.description))
         }
 
-        table.add("unsubscribe", params: ["subscription"]) { session, params throws(CairnError) in
-            let name = try params.string("subscription")
-            guard session.subscriptions.remove(name) else {
-                throw CairnError(.notFound, "no subscription \(name.debugDescription) on this connection")
+        table.register(RPC.Unsubscribe.self) { unsubscribe, session throws(CairnError) in
+            guard session.subscriptions.remove(unsubscribe.subscription) else {
+                throw CairnError(.notFound, "no subscription \(unsubscribe.subscription.debugDescription) on this connection")
             }
-            return [:]
+            return RPC.Unsubscribe.encodeResult(())
         }
     }
 }

@@ -4,99 +4,52 @@ import CairnProtocol
 /// `put`, `get`, `delete`, `search`, `list_namespaces`, `history`, `log`.
 enum ItemMethods {
     static func register(in table: inout MethodTable) {
-        table.add(
-            "put",
-            params: ["ns", "key", "value", "if_version", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let key = try params.key("key")
-            let value = try params.value("value")
-            let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
-            try session.caller.authorize(ns, anyOf: ifVersion == 0 ? [.append, .write] : [.write])
-            let recorded = try await session.context.store.put(ns, key: key, value: value, ifVersion: ifVersion, by: attribution, request: request)
-            let r = recorded.result
-            return Wire.replayed(
-                ["version": .int(r.version), "created_at": Wire.timestamp(r.createdAt), "updated_at": Wire.timestamp(r.updatedAt)],
-                recorded.replayed)
+        table.register(RPC.Put.self) { put, session throws(CairnError) in
+            try session.caller.authorize(put.ns, anyOf: put.ifVersion == 0 ? [.append, .write] : [.write])
+            let recorded = try await session.context.store.put(
+                put.ns, key: put.key, value: put.value, ifVersion: put.ifVersion,
+                by: try session.attribution(agent: put.agent, reason: put.reason), request: put.requestID)
+            return Wire.replayed(RPC.Put.encodeResult(recorded.result), recorded.replayed)
         }
 
-        table.add("get", params: ["ns", "key", "version"], readOnly: true) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let key = try params.key("key")
-            let version = try params.optionalInt("version", in: 1...Int.max)
-            try session.caller.authorize(ns, anyOf: [.read])
-            return try await session.context.store.get(ns, key: key, version: version).map(Wire.item) ?? .null
+        table.register(RPC.Get.self) { get, session throws(CairnError) in
+            try session.caller.authorize(get.ns, anyOf: [.read])
+            return RPC.Get.encodeResult(try await session.context.store.get(get.ns, key: get.key, version: get.version))
         }
 
-        table.add(
-            "delete",
-            params: ["ns", "key", "if_version", "reason", "agent", "request_id"]
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let key = try params.key("key")
-            let ifVersion = try params.optionalInt("if_version", in: 0...Int.max)
-            let attribution = try session.attribution(params)
-            let request = try session.requestID(params)
-            try session.caller.authorize(ns, anyOf: [.write])
-            let recorded = try await session.context.store.delete(ns, key: key, ifVersion: ifVersion, by: attribution, request: request)
-            return Wire.replayed(["version": .int(recorded.result.version), "existed": .bool(recorded.result.existed)], recorded.replayed)
+        table.register(RPC.Delete.self) { delete, session throws(CairnError) in
+            try session.caller.authorize(delete.ns, anyOf: [.write])
+            let recorded = try await session.context.store.delete(
+                delete.ns, key: delete.key, ifVersion: delete.ifVersion,
+                by: try session.attribution(agent: delete.agent, reason: delete.reason), request: delete.requestID)
+            return Wire.replayed(RPC.Delete.encodeResult(recorded.result), recorded.replayed)
         }
 
-        table.add(
-            "search",
-            params: ["scope", "filter", "query", "limit", "offset"], readOnly: true
-        ) { session, params throws(CairnError) in
-            let scope = try params.scope()
-            let filter = try params.optionalValue("filter").map { v throws(CairnError) in try Filter(v) }
-            var query: TextQuery?
-            if let text = try params.optionalString("query") {
-                guard let q = TextQuery(text) else { throw CairnError.invalidParams("query", "query has no words to look for") }
-                query = q
-            }
-            let limit = try params.int("limit", default: 10, in: 1...maximumPageSize)
-            let offset = try params.int("offset", default: 0, in: 0...Int.max)
-            try session.caller.authorize(scope, anyOf: [.read])
-            let items = try await session.context.store.search(scope, filter: filter, query: query, limit: limit, offset: offset)
-            return ["items": .array(items.map(Wire.item))]
+        table.register(RPC.Search.self) { search, session throws(CairnError) in
+            try session.caller.authorize(search.scope, anyOf: [.read])
+            let items = try await session.context.store.search(
+                search.scope, filter: search.filter, query: search.query, limit: search.limit, offset: search.offset)
+            return RPC.Search.encodeResult(items)
         }
 
-        table.add("list_namespaces", params: ["scope", "limit", "offset"], readOnly: true) { session, params throws(CairnError) in
-            let scope = try params.scope()
-            let limit = try params.int("limit", default: 100, in: 1...maximumPageSize)
-            let offset = try params.int("offset", default: 0, in: 0...Int.max)
-            try session.caller.authorize(scope, anyOf: [.read])
-            let list = try await session.context.store.listNamespaces(scope, limit: limit, offset: offset)
-            return ["namespaces": .array(list.map(Wire.namespace))]
+        table.register(RPC.ListNamespaces.self) { list, session throws(CairnError) in
+            try session.caller.authorize(list.scope, anyOf: [.read])
+            let namespaces = try await session.context.store.listNamespaces(list.scope, limit: list.limit, offset: list.offset)
+            return RPC.ListNamespaces.encodeResult(namespaces)
         }
 
-        table.add(
-            "history",
-            params: ["ns", "key", "limit", "before_version"], readOnly: true
-        ) { session, params throws(CairnError) in
-            let ns = try params.namespace()
-            let key = try params.key("key")
-            let limit = try params.int("limit", default: 20, in: 1...maximumPageSize)
-            let before = try params.optionalInt("before_version", in: 1...Int.max)
-            try session.caller.authorize(ns, anyOf: [.read])
-            let entries = try await session.context.store.history(ns, key: key, limit: limit, beforeVersion: before)
-            return ["entries": .array(entries.map(Wire.history))]
+        table.register(RPC.History.self) { history, session throws(CairnError) in
+            try session.caller.authorize(history.ns, anyOf: [.read])
+            let entries = try await session.context.store.history(
+                history.ns, key: history.key, limit: history.limit, beforeVersion: history.beforeVersion)
+            return RPC.History.encodeResult(entries)
         }
 
-        table.add(
-            "log",
-            params: ["scope", "since", "until", "by", "after", "limit"], readOnly: true
-        ) { session, params throws(CairnError) in
-            let scope = try params.scope()
-            let since = try params.optionalTimestamp("since")
-            let until = try params.optionalTimestamp("until")
-            let by = try params.optionalString("by")
-            let after = try params.optionalString("after")
-            let limit = try params.int("limit", default: 100, in: 1...maximumPageSize)
-            try session.caller.authorize(scope, anyOf: [.read])
-            let entries = try await session.context.store.log(scope, since: since, until: until, by: by, after: after, limit: limit)
-            return ["entries": .array(entries.map(Wire.log))]
+        table.register(RPC.Log.self) { log, session throws(CairnError) in
+            try session.caller.authorize(log.scope, anyOf: [.read])
+            let entries = try await session.context.store.log(
+                log.scope, since: log.since, until: log.until, by: log.by, after: log.after, limit: log.limit)
+            return RPC.Log.encodeResult(entries)
         }
     }
 }

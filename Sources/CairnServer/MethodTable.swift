@@ -1,33 +1,40 @@
 import Cairn
 import CairnProtocol
 
-/// One protocol method: its name, the params it defines, whether it needs an authenticated
-/// caller, whether it only reads, and its body.
+/// One protocol method as the server runs it: what its `RPCMethod` type says (name, params,
+/// identity, read-only) and its body.
 struct Method: Sendable {
     var name: String
     /// Every `params` member the method defines. Any other member is refused before the method
     /// runs (`invalid_params` naming it), so that a misspelt `if_version` can never turn a
-    /// compare-and-set into a blind write. The body reads only these (`Params` enforces it).
+    /// compare-and-set into a blind write.
     var params: DeclaredParams
     var needsIdentity: Bool
     /// Writes nothing and changes no session state: consecutive read-only requests on one
     /// connection may run concurrently (see `CairnServer.answer`).
     var readOnly: Bool
+    /// Decodes the params (already checked against `params`) into the method's value and runs
+    /// the body. `Session.run` calls it after the identity check, so the order of errors is the
+    /// protocol's: unknown params, then `unauthenticated`, then the params' values.
     var run: @Sendable (Session, Params) async throws(CairnError) -> JSONValue
 }
 
-/// Every method the server answers, by name. Each feature adds its methods in a file of its
-/// own (`ItemMethods`, `SessionMethods`, …).
+/// Every method the server answers, by name. Each feature registers its methods' bodies in a
+/// file of its own (`ItemMethods`, `SessionMethods`, …); what a method takes is its type's
+/// (`RPC.Put`, …, in `CairnProtocol`).
 struct MethodTable: Sendable {
     var methods: [String: Method] = [:]
 
-    mutating func add(
-        _ name: String, params: [String], needsIdentity: Bool = true, readOnly: Bool = false,
-        _ run: @escaping @Sendable (Session, Params) async throws(CairnError) -> JSONValue
+    /// Answers `M` with `body`, given the decoded request and the session.
+    mutating func register<M: RPCMethod>(
+        _ type: M.Type, _ body: @escaping @Sendable (M, Session) async throws(CairnError) -> JSONValue
     ) {
-        precondition(methods[name] == nil, "method \(name) registered twice")
-        methods[name] = Method(
-            name: name, params: DeclaredParams(params), needsIdentity: needsIdentity, readOnly: readOnly, run: run)
+        precondition(methods[M.name] == nil, "method \(M.name) registered twice")
+        methods[M.name] = Method(
+            name: M.name, params: M.paramNames, needsIdentity: M.needsIdentity, readOnly: M.isReadOnly
+        ) { session, params throws(CairnError) in
+            try await body(try M(checked: params), session)
+        }
     }
 
     /// Whether a line may run concurrently with the read-only lines around it: a request (or a

@@ -188,14 +188,7 @@ final class Session {
     }
 
     /// The attribution of a write: the principal is always the identity's, never the request's.
-    /// A write's `request_id` (null = absent), checked.
-    func requestID(_ params: Params) throws(CairnError) -> RequestID? {
-        try params.optionalString("request_id").map { text throws(CairnError) in try RequestID(text) }
-    }
-
-    func attribution(_ params: Params) throws(CairnError) -> Attribution {
-        let agent = try params.optionalKey("agent")
-        let reason = try params.optionalString("reason")
-        return Attribution(principal: try caller.principal, agent: agent, reason: reason)
+    func attribution(agent: String?, reason: String?) throws(CairnError) -> Attribution {
+        Attribution(principal: try caller.principal, agent: agent, reason: reason)
     }
 }

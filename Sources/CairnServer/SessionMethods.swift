@@ -4,14 +4,13 @@ import CairnProtocol
 /// `ping`, `auth`, and the `token.*` methods.
 enum SessionMethods {
     static func register(in table: inout MethodTable) {
-        table.add("ping", params: [], needsIdentity: false, readOnly: true) { _, _ throws(CairnError) in ["pong": true] }
+        table.register(RPC.Ping.self) { _, _ throws(CairnError) in RPC.Ping.encodeResult(true) }
 
-        table.add("auth", params: ["token"], needsIdentity: false) { session, params throws(CairnError) in
-            let token = try params.string("token")
+        table.register(RPC.Auth.self) { auth, session throws(CairnError) in
             let context = session.context
-            if context.configuration.adminTokenHashes.contains(TokenStore.hash(token)) {
+            if context.configuration.adminTokenHashes.contains(TokenStore.hash(auth.token)) {
                 session.identity = .serverAdmin(principal: "admin")
-            } else if let identity = try await context.tokens.identity(forToken: token) {
+            } else if let identity = try await context.tokens.identity(forToken: auth.token) {
                 session.identity = identity
             } else {
                 session.identity = context.configuration.auth == .none ? .serverAdmin(principal: "anonymous") : nil
@@ -19,71 +18,55 @@ enum SessionMethods {
             }
             let identity = session.identity!
             session.logger.info("authenticated as \(identity.principal) (\(identity.tokenID ?? "server admin token"))")
-            return identity.json
+            return RPC.Auth.encodeResult(sessionInfo(identity))
         }
 
-        table.add("token.create", params: ["tenant", "principal", "grants", "scope"]) { session, params throws(CairnError) in
-            let tenant = try params.namespaceComponent("tenant")
-            let principal = try params.key("principal")
-            guard let names = try params.stringArray("grants"), !names.isEmpty else {
-                throw CairnError.invalidParams("grants", "grants must be a non-empty array of read, append, write, admin")
-            }
-            var grants = Set<Grant>()
-            for name in names {
-                guard let grant = Grant(rawValue: name) else {
-                    throw CairnError.invalidParams("grants", "unknown grant \(name.debugDescription); use read, append, write or admin")
-                }
-                grants.insert(grant)
-            }
-            var task: String?
-            var role: String?
-            if let scope = try params.optionalValue("scope") {
-                guard case .object(let o) = scope else { throw CairnError.invalidParams("scope", "scope must be an object {\"task\",\"role\"}") }
-                // A misspelt member must not mint a wider token than asked for.
-                let inner = try Params.checked(o, declared: ["task", "role"], fieldPrefix: "scope.", method: "token.create")
-                task = try inner.optionalString("task")
-                role = try inner.optionalString("role")
-                if let task { try Namespace.validateComponent(task, field: "scope.task") }
-                if let role { try Namespace.validateComponent(role, field: "scope.role") }
-            }
+        table.register(RPC.TokenCreate.self) { create, session throws(CairnError) in
+            // The type checked every name against `grantNames`, which are `Grant`'s raw values.
+            let grants = Set(create.grants.compactMap(Grant.init(rawValue:)))
             let caller = try session.caller
             // A narrowed admin may only mint tokens inside its own narrowing.
-            let ns = try Namespace(tenant: tenant, task: task ?? caller.task?.string, role: role ?? caller.role?.string)
+            let ns = try Namespace(
+                tenant: create.tenant, task: create.task ?? caller.task?.string, role: create.role ?? caller.role?.string)
             try caller.authorize(ns, anyOf: [.admin])
             let (token, record) = try await session.context.tokens.create(
-                tenant: tenant, principal: principal, grants: grants, task: ns.task?.string, role: ns.role?.string)
-            session.logger.info("token \(record.id) created for \(principal) on tenant \(tenant) by \(caller.principal)")
-            return ["token": .string(token), "token_id": .string(record.id)]
+                tenant: create.tenant, principal: create.principal, grants: grants, task: ns.task?.string, role: ns.role?.string)
+            session.logger.info("token \(record.id) created for \(create.principal) on tenant \(create.tenant) by \(caller.principal)")
+            return RPC.TokenCreate.encodeResult(CreatedToken(token: token, tokenID: record.id))
         }
 
-        table.add("token.revoke", params: ["token_id"]) { session, params throws(CairnError) in
-            let id = try params.string("token_id")
+        table.register(RPC.TokenRevoke.self) { revoke, session throws(CairnError) in
             let caller = try session.caller
             try caller.require(anyOf: [.admin])
-            guard try await session.context.tokens.revoke(id: id, by: caller) else {
-                throw CairnError(.notFound, "no token \(id.debugDescription) in this tenant")
+            guard try await session.context.tokens.revoke(id: revoke.tokenID, by: caller) else {
+                throw CairnError(.notFound, "no token \(revoke.tokenID.debugDescription) in this tenant")
             }
-            session.logger.info("token \(id) revoked by \(caller.principal)")
-            return [:]
+            session.logger.info("token \(revoke.tokenID) revoked by \(caller.principal)")
+            return RPC.TokenRevoke.encodeResult(())
         }
 
-        table.add("token.list", params: ["tenant"]) { session, params throws(CairnError) in
-            let tenant = try params.namespaceComponent("tenant")
+        table.register(RPC.TokenList.self) { list, session throws(CairnError) in
             let caller = try session.caller
-            try caller.authorize(tenant: tenant)
+            try caller.authorize(tenant: list.tenant)
             try caller.require(anyOf: [.admin])
             // A narrowed token sees only the tokens inside its own scope.
-            let records = try await session.context.tokens.list(tenant: tenant)
+            let records = try await session.context.tokens.list(tenant: list.tenant)
                 .filter { caller.covers(tokenTask: $0.task, tokenRole: $0.role) }
-            return ["tokens": .array(records.map(tokenJSON))]
+            return RPC.TokenList.encodeResult(records.map(tokenInfo))
         }
     }
 
-    static func tokenJSON(_ r: TokenRecord) -> JSONValue {
-        [
-            "token_id": .string(r.id), "tenant": .string(r.tenant.string), "principal": .string(r.principal),
-            "grants": Identity.grantsJSON(r.grants), "scope": Identity.scopeJSON(task: r.task, role: r.role),
-            "created_at": .string(r.createdAt.rfc3339),
-        ]
+    /// Who `auth` says the connection is: grants in their fixed order.
+    static func sessionInfo(_ identity: Identity) -> SessionInfo {
+        SessionInfo(
+            principal: identity.principal, tenant: identity.tenant?.string, grants: identity.grants.sorted().map(\.rawValue),
+            task: identity.task?.string, role: identity.role?.string)
+    }
+
+    /// A stored token as `token.list` shows it (never the secret).
+    static func tokenInfo(_ r: TokenRecord) -> TokenInfo {
+        TokenInfo(
+            tokenID: r.id, tenant: r.tenant.string, principal: r.principal, grants: r.grants.sorted().map(\.rawValue),
+            task: r.task?.string, role: r.role?.string, createdAt: r.createdAt.rfc3339)
     }
 }

@@ -1,5 +1,6 @@
 import CairnClient
 import CairnCore
+import CairnProtocol
 import Foundation
 
 /// The workloads through cairnd, over `connections` CairnClient connections. Worker `w` uses
@@ -86,12 +87,12 @@ final class CairnTarget: Target {
         let ns = try Namespace(tenant: s.tenant, task: "get")
         try await seed({ _ in ns }, key: { "k\($0)" }, count: s.keys)
         if !typedClient {
-            let workload = LineGet(requests: LineRequests(ns: ns), keys: s.keys, injectUnwritten: s.injectWrongRequests)
+            let workload = LineGet(requests: try LineRequests(ns: ns), keys: s.keys, injectUnwritten: s.injectWrongRequests)
             return try await lean(workload, ns, s)
         }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
-                guard try await self.client(w).get(ns, key: "k\(n % s.keys)") != nil else {
+                guard try await self.client(w).send(RPC.Get(ns, key: "k\(n % s.keys)")) != nil else {
                     throw BenchFailure("get k\(n % s.keys) answered null, but the set-up wrote it")
                 }
                 return Done()
@@ -101,10 +102,10 @@ final class CairnTarget: Target {
 
     func put(_ s: Settings) async throws -> Prepared {
         let ns = try Namespace(tenant: s.tenant, task: "put")
-        if !typedClient { return try await lean(LinePut(requests: LineRequests(ns: ns), keys: s.keys), ns, s) }
+        if !typedClient { return try await lean(LinePut(requests: try LineRequests(ns: ns), keys: s.keys), ns, s) }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
-                try await self.client(w).put(ns, key: "k\(n % s.keys)", value: Sample.value(n))
+                try await self.client(w).send(RPC.Put(ns, key: "k\(n % s.keys)", value: Sample.value(n)))
                 return Done()
             },
             notes: [Self.typedNote])
@@ -114,14 +115,14 @@ final class CairnTarget: Target {
         let ns = try Namespace(tenant: s.tenant, task: "put-cas")
         let note = "one operation = get + put with if_version (two round trips)"
         if !typedClient {
-            let workload = LinePutCAS(requests: LineRequests(ns: ns), injectWrongVersion: s.injectWrongRequests)
+            let workload = LinePutCAS(requests: try LineRequests(ns: ns), injectWrongVersion: s.injectWrongRequests)
             return try await lean(workload, ns, s, notes: [note])
         }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
                 let c = self.client(w)
-                let version = try await c.get(ns, key: "w\(w)")?.version ?? 0
-                try await c.put(ns, key: "w\(w)", value: Sample.value(n), ifVersion: version)
+                let version = try await c.send(RPC.Get(ns, key: "w\(w)"))?.version ?? 0
+                try await c.send(RPC.Put(ns, key: "w\(w)", value: Sample.value(n), ifVersion: version))
                 return Done()
             },
             notes: [note, Self.typedNote])
@@ -231,10 +232,14 @@ final class CairnTarget: Target {
         let seeded = clock.now
         try await seed({ namespaces[$0 % 10] }, key: { "doc-\($0)" }, count: s.searchItems)
         let seedSeconds = (clock.now - seeded).seconds
+        // One method value per query word, made (and its filter parsed) once, not per request.
+        let searches = try Sample.words.map { word throws(CairnError) in
+            try RPC.Search(scope, filter: Sample.filter, query: word, limit: 10)
+        }
         return Prepared(
             plan: Plan(workers: s.workers) { w, n in
                 let word = Sample.words[n % Sample.words.count]
-                let items = try await self.client(w).search(scope, filter: Sample.filter, query: word, limit: 10)
+                let items = try await self.client(w).send(searches[n % searches.count])
                 if items.isEmpty { throw BenchFailure("search for \(word.debugDescription) found nothing, but the set-up wrote matches") }
                 return Done()
             },

@@ -160,13 +160,16 @@ final class LineHandler: ChannelInboundHandler {
             ready = nil
             return
         }
-        send(Self.handshake) { out in
-            out.writeStaticString(#","method":"auth","params":{"token":"#)
-            var quoted: [UInt8] = []
-            JSONValue.writeString(token, to: &quoted)
-            out.writeBytes(quoted)
-            out.writeStaticString("}}")
+        // `auth` as its method value encodes it (no slots: the token is fixed).
+        let auth: RequestTemplate
+        do {
+            auth = try RequestTemplate(RPC.Auth(token: token), slots: [])
+        } catch {
+            ready?.fail(error)
+            ready = nil
+            return
         }
+        send(Self.handshake) { out in out.writeBytes(auth.parts[0]) }
     }
 
     private func authenticated(_ answer: ResponseScan, _ bytes: UnsafeRawBufferPointer) {

@@ -2,28 +2,28 @@ import CairnCore
 import CairnProtocol
 import NIOCore
 
-/// The `get` and `put` requests of the hot workloads, written straight into a `ByteBuffer`:
-/// byte for byte what `CairnClient` sends for the same call (`RPCCoding.request` of the same
-/// params), without building a `JSONValue` for each. `verify` checks that at set-up.
+/// The `get` and `put` requests of the hot workloads, written straight into a `ByteBuffer`
+/// without building a `JSONValue` for each: the bytes around the key, value and version are
+/// those of `RPC.Get`/`RPC.Put`'s own encoding (made once, with markers in the slots, and cut at
+/// the markers), so the driver cannot drift from what `CairnClient` sends. `verify` checks the
+/// result against whole encodings at set-up.
 struct LineRequests: Sendable {
-    /// `,"method":"get","params":{"ns":{…},"key":`
-    private let getHead: [UInt8]
-    /// `,"method":"put","params":{"ns":{…},"key":`
-    private let putHead: [UInt8]
+    /// `,"method":"get","params":{"ns":{…},"key":` · key · `}}`
+    private let get: RequestTemplate
+    /// `,"method":"put","params":{"ns":{…},"key":` · key · `,"value":` · value · `}}`
+    private let put: RequestTemplate
+    /// The same with `,"if_version":` · version before the end.
+    private let putIfVersion: RequestTemplate
     private let value: SampleBytes
 
-    init(ns: Namespace) {
-        func head(_ method: String) -> [UInt8] {
-            var out = Array(#","method":"#.utf8)
-            JSONValue.writeString(method, to: &out)
-            out += #","params":{"ns":"#.utf8
-            Wire.namespace(ns).write(to: &out)
-            out += #","key":"#.utf8
-            return out
-        }
-        getHead = head("get")
-        putHead = head("put")
-        value = SampleBytes()
+    init(ns: Namespace) throws {
+        let key = RequestTemplate.stringMarker("key"), value = RequestTemplate.stringMarker("value")
+        let version = RequestTemplate.intMarker
+        get = try RequestTemplate(RPC.Get(ns, key: key), slots: [.string(key)])
+        put = try RequestTemplate(RPC.Put(ns, key: key, value: .string(value)), slots: [.string(key), .string(value)])
+        putIfVersion = try RequestTemplate(
+            RPC.Put(ns, key: key, value: .string(value), ifVersion: version), slots: [.string(key), .string(value), .int(version)])
+        self.value = SampleBytes()
     }
 
     /// The start of every request: `{"jsonrpc":"2.0","id":` and the id.
@@ -34,23 +34,24 @@ struct LineRequests: Sendable {
 
     /// The rest of `get` of the key `prefix` + `number` (as in `k17`).
     func get(_ prefix: StaticString, _ number: Int, into buffer: inout ByteBuffer) {
-        buffer.writeBytes(getHead)
+        buffer.writeBytes(get.parts[0])
         Self.writeKey(prefix, number, into: &buffer)
-        buffer.writeStaticString("}}")
+        buffer.writeBytes(get.parts[1])
     }
 
     /// The rest of `put` of `Sample.value(sample)` at the key `prefix` + `number`, with
     /// `if_version` when given.
     func put(_ prefix: StaticString, _ number: Int, sample: Int, ifVersion: Int? = nil, into buffer: inout ByteBuffer) {
-        buffer.writeBytes(putHead)
+        let template = ifVersion == nil ? put : putIfVersion
+        buffer.writeBytes(template.parts[0])
         Self.writeKey(prefix, number, into: &buffer)
-        buffer.writeStaticString(#","value":"#)
+        buffer.writeBytes(template.parts[1])
         value.write(sample, into: &buffer)
+        buffer.writeBytes(template.parts[2])
         if let ifVersion {
-            buffer.writeStaticString(#","if_version":"#)
             buffer.writeDecimal(ifVersion)
+            buffer.writeBytes(template.parts[3])
         }
-        buffer.writeStaticString("}}")
     }
 
     private static func writeKey(_ prefix: StaticString, _ number: Int, into buffer: inout ByteBuffer) {
@@ -60,27 +61,25 @@ struct LineRequests: Sendable {
         buffer.writeInteger(UInt8(ascii: "\""))
     }
 
-    /// Throws unless the bytes written here equal what `CairnClient` would send for the same
-    /// calls (a few ids, keys and values).
+    /// Throws unless the bytes written here equal the method values' whole encoding for the
+    /// same calls (a few ids, keys and values), as `CairnClient` sends them.
     func verify(ns: Namespace) throws {
         for n in [0, 1, 7, 16, 99, 12_345, 987_654_321] {
             var expected: [UInt8] = []
             var lean = ByteBuffer()
-            RPCCoding.request(
-                id: n, method: "get", params: ["ns": Wire.namespace(ns), "key": .string("k\(n)")], into: &expected)
+            RPC.Get(ns, key: "k\(n)").request(id: n, into: &expected)
             Self.writeID(n, into: &lean)
             get("k", n, into: &lean)
             try Self.compare(lean, expected, "get")
 
-            expected = []
-            lean.clear()
-            RPCCoding.request(
-                id: n, method: "put",
-                params: ["ns": Wire.namespace(ns), "key": .string("w\(n)"), "value": Sample.value(n), "if_version": .int(n % 5)],
-                into: &expected)
-            Self.writeID(n, into: &lean)
-            put("w", n, sample: n, ifVersion: n % 5, into: &lean)
-            try Self.compare(lean, expected, "put")
+            for ifVersion in [nil, n % 5] {
+                expected = []
+                lean.clear()
+                RPC.Put(ns, key: "w\(n)", value: Sample.value(n), ifVersion: ifVersion).request(id: n, into: &expected)
+                Self.writeID(n, into: &lean)
+                put("w", n, sample: n, ifVersion: ifVersion, into: &lean)
+                try Self.compare(lean, expected, "put")
+            }
         }
     }
 

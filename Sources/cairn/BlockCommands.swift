@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnClient
 import CairnCore
+import CairnProtocol
 import Foundation
 
 /// `--reason` and `--agent` of a block edit, recorded in history and the audit log.
@@ -57,11 +58,12 @@ private func checkBlockAgent(label: String, agent: String) throws {
 
 /// Runs `block.attach` or `block.detach` on the block LABEL and the agent, then prints `done`.
 private func callBlockAgent(
-    _ method: String, global: GlobalOptions, namespace: NamespaceOptions, label: String, agent: String, done: String
+    _ method: (some BlockAttachment).Type, global: GlobalOptions, namespace: NamespaceOptions, label: String, agent: String,
+    done: String
 ) async throws {
     let ns = try namespace.namespace()
     try await Session.run(global) { session in
-        try await session.call(method, ["ns": ns.json, "label": .string(label), "agent": .string(agent)]) { _ in
+        try await session.call(method.init(ns, label: label, agent: agent, reason: nil, requestID: nil)) { _ in
             Output.line(done)
         }
     }
@@ -135,14 +137,10 @@ struct BlockCommand: AsyncParsableCommand {
             let text = BlockInput.read(value, fromStdin: fromStdin) ?? ""
             let metadata = try parseMetadata(self.metadata)
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "value": .string(text),
-                    "description": description.map(JSONValue.string), "limit": limit.map(JSONValue.int),
-                    "read_only": readOnly ? .bool(true) : nil, "metadata": metadata,
-                    "agents": agents.isEmpty ? nil : .array(agents.map(JSONValue.string)),
-                    "reason": reason.map(JSONValue.string),
-                ])
-                try await session.call("block.create", params) { result in
+                let create = RPC.BlockCreate(
+                    ns, label: label, value: text, description: description, limit: limit ?? RPC.BlockCreate.defaultLimit,
+                    readOnly: readOnly, metadata: metadata, agents: agents, reason: reason)
+                try await session.call(create) { result in
                     var text = "created block \(quoted(label)) at version \(Output.version(result))"
                     if !agents.isEmpty { text += ", attached to \(agents.joined(separator: ", "))" }
                     Output.line(text)
@@ -177,8 +175,7 @@ struct BlockCommand: AsyncParsableCommand {
         func run() async throws {
             let ns = try namespace.namespace()
             try await Session.run(global) { session in
-                let params = JSONValue.params(["ns": ns.json, "label": .string(label), "version": version.map(JSONValue.int)])
-                try await session.call("block.get", params) { block in
+                try await session.call(RPC.BlockGet(ns, label: label, version: version)) { block in
                     Output.line(block["value"]?.stringValue ?? "")
                     if raw { return }
                     var meta = [
@@ -234,11 +231,10 @@ struct BlockCommand: AsyncParsableCommand {
             let ns = try namespace.namespace()
             let text = BlockInput.read(text, fromStdin: fromStdin) ?? ""
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "text": .string(text), "line": line.map(JSONValue.int),
-                    "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
-                ])
-                try await session.call("block.insert", params) { result in
+                let insert = RPC.BlockInsert(
+                    ns, label: label, text: text, line: line ?? RPC.BlockInsert.defaultLine, reason: attribution.reason,
+                    agent: attribution.agent)
+                try await session.call(insert) { result in
                     Output.line("inserted into \(quoted(label)) at version \(Output.version(result))")
                 }
             }
@@ -275,11 +271,9 @@ struct BlockCommand: AsyncParsableCommand {
         func run() async throws {
             let ns = try namespace.namespace()
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "old": .string(old), "new": .string(new),
-                    "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
-                ])
-                try await session.call("block.replace", params) { result in
+                let replace = RPC.BlockReplace(
+                    ns, label: label, old: old, new: new, reason: attribution.reason, agent: attribution.agent)
+                try await session.call(replace) { result in
                     Output.line("replaced in \(quoted(label)) at version \(Output.version(result))")
                 }
             }
@@ -319,11 +313,9 @@ struct BlockCommand: AsyncParsableCommand {
             let ns = try namespace.namespace()
             let text = BlockInput.read(value, fromStdin: fromStdin) ?? ""
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "value": .string(text), "if_version": ifVersion.map(JSONValue.int),
-                    "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
-                ])
-                try await session.call("block.rethink", params) { result in
+                let rethink = RPC.BlockRethink(
+                    ns, label: label, value: text, ifVersion: ifVersion, reason: attribution.reason, agent: attribution.agent)
+                try await session.call(rethink) { result in
                     Output.line("rewrote \(quoted(label)) at version \(Output.version(result))")
                 }
             }
@@ -381,14 +373,10 @@ struct BlockCommand: AsyncParsableCommand {
             let ns = try namespace.namespace()
             let metadata = try parseMetadata(self.metadata)
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "value": value.map(JSONValue.string),
-                    "description": description.map(JSONValue.string), "limit": limit.map(JSONValue.int),
-                    "read_only": readOnly.map(JSONValue.bool), "metadata": metadata,
-                    "if_version": ifVersion.map(JSONValue.int),
-                    "reason": attribution.reason.map(JSONValue.string), "agent": attribution.agent.map(JSONValue.string),
-                ])
-                try await session.call("block.update", params) { result in
+                let update = RPC.BlockUpdate(
+                    ns, label: label, value: value, description: description, limit: limit, readOnly: readOnly, metadata: metadata,
+                    ifVersion: ifVersion, reason: attribution.reason, agent: attribution.agent)
+                try await session.call(update) { result in
                     Output.line("updated \(quoted(label)) at version \(Output.version(result))")
                 }
             }
@@ -421,11 +409,7 @@ struct BlockCommand: AsyncParsableCommand {
         func run() async throws {
             let ns = try namespace.namespace()
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "ns": ns.json, "label": .string(label), "if_version": ifVersion.map(JSONValue.int),
-                    "reason": reason.map(JSONValue.string),
-                ])
-                try await session.call("block.delete", params) { result in
+                try await session.call(RPC.BlockDelete(ns, label: label, ifVersion: ifVersion, reason: reason)) { result in
                     if result["existed"]?.boolValue == true {
                         Output.line("deleted block \(quoted(label)) at version \(Output.version(result))")
                     } else {
@@ -459,11 +443,9 @@ struct BlockCommand: AsyncParsableCommand {
         func run() async throws {
             let scope = try scope.scope()
             try await Session.run(global) { session in
-                let params = JSONValue.params([
-                    "scope": scope.json, "label_search": labelSearch.map(JSONValue.string),
-                    "limit": limit.map(JSONValue.int), "offset": offset.map(JSONValue.int),
-                ])
-                try await session.call("block.list", params) { result in
+                let list = RPC.BlockList(
+                    scope, labelSearch: labelSearch, limit: limit ?? RPC.BlockList.defaultLimit, offset: offset ?? 0)
+                try await session.call(list) { result in
                     let blocks = result["blocks"]?.arrayValue ?? []
                     guard !blocks.isEmpty else {
                         return Output.note(labelSearch == nil ? "no blocks in this scope" : "no block labels match")
@@ -479,7 +461,7 @@ struct BlockCommand: AsyncParsableCommand {
                         ])
                     }
                     Output.line(table.render())
-                    noteMoreMayFollow(shown: blocks.count, limit: limit, defaultLimit: 50, offset: offset)
+                    noteMoreMayFollow(shown: blocks.count, limit: limit, defaultLimit: RPC.BlockList.defaultLimit, offset: offset)
                 }
             }
         }
@@ -506,7 +488,7 @@ struct BlockCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await callBlockAgent(
-                "block.attach", global: global, namespace: namespace, label: label, agent: agent,
+                RPC.BlockAttach.self, global: global, namespace: namespace, label: label, agent: agent,
                 done: "attached \(quoted(label)) to \(agent)")
         }
     }
@@ -527,7 +509,7 @@ struct BlockCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await callBlockAgent(
-                "block.detach", global: global, namespace: namespace, label: label, agent: agent,
+                RPC.BlockDetach.self, global: global, namespace: namespace, label: label, agent: agent,
                 done: "detached \(quoted(label)) from \(agent)")
         }
     }
@@ -546,7 +528,7 @@ struct BlockCommand: AsyncParsableCommand {
         func run() async throws {
             let ns = try namespace.namespace()
             try await Session.run(global) { session in
-                try await session.call("block.agents", ["ns": ns.json, "label": .string(label)]) { result in
+                try await session.call(RPC.BlockAgents(ns, label: label)) { result in
                     let agents = result["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
                     guard !agents.isEmpty else { return Output.note("\(quoted(label)) is attached to no agent") }
                     for agent in agents { Output.line(agent) }
@@ -577,7 +559,7 @@ struct Context: AsyncParsableCommand {
     func run() async throws {
         let tenant = try tenant.resolved()
         try await Session.run(global) { session in
-            try await session.call("agent.context", ["tenant": .string(tenant), "agent": .string(agent)]) { result in
+            try await session.call(RPC.AgentContext(tenant: tenant, agent: agent)) { result in
                 Output.line(result["rendered"]?.stringValue ?? "")
                 if let omitted = result["omitted"]?.intValue, omitted > 0 {
                     Output.note("\(omitted) attached block(s) outside this token's scope left out")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnClient
 import CairnCore
+import CairnProtocol
 import Foundation
 
 let pageLimit = 1...1000
@@ -25,7 +26,7 @@ struct Ping: AsyncParsableCommand {
 
     func run() async throws {
         try await Session.run(global) { session in
-            try await session.call("ping", [:]) { _ in
+            try await session.call(RPC.Ping()) { _ in
                 let hello = session.client.hello
                 func field(_ json: JSONValue?, _ name: String) -> String { Output.plainOrUnknown(json?[name]) }
                 var text = "pong from \(global.resolvedURL)"
@@ -70,8 +71,7 @@ struct Get: AsyncParsableCommand {
     func run() async throws {
         let ns = try namespace.namespace()
         try await Session.run(global) { session in
-            let item = try await session.client.call(
-                "get", .params(["ns": ns.json, "key": .string(key), "version": version.map(JSONValue.int)]))
+            let item = try await session.client.call(RPC.Get(ns, key: key, version: version))
             if global.json { Output.line(item.serialized()) }
             guard !item.isNull else {
                 let which = version.map { "version \($0) of " } ?? ""
@@ -169,11 +169,8 @@ struct Put: AsyncParsableCommand {
             throw Output.usageError(error, command: "put")
         }
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "ns": ns.json, "key": .string(key), "value": value, "if_version": ifVersion.map(JSONValue.int),
-                "reason": reason.map(JSONValue.string), "agent": agent.map(JSONValue.string),
-            ])
-            try await session.call("put", params) { result in
+            let put = RPC.Put(ns, key: key, value: value, ifVersion: ifVersion, reason: reason, agent: agent)
+            try await session.call(put) { result in
                 Output.line("stored \(key.debugDescription) at version \(Output.version(result))")
             }
         }
@@ -210,11 +207,8 @@ struct Delete: AsyncParsableCommand {
     func run() async throws {
         let ns = try namespace.namespace()
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "ns": ns.json, "key": .string(key), "if_version": ifVersion.map(JSONValue.int),
-                "reason": reason.map(JSONValue.string), "agent": agent.map(JSONValue.string),
-            ])
-            try await session.call("delete", params) { result in
+            let delete = RPC.Delete(ns, key: key, ifVersion: ifVersion, reason: reason, agent: agent)
+            try await session.call(delete) { result in
                 if result["existed"]?.boolValue == true {
                     Output.line("deleted \(key.debugDescription) at version \(Output.version(result))")
                 } else {
@@ -251,11 +245,8 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let ns = try namespace.namespace()
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "ns": ns.json, "key": .string(key), "limit": limit.map(JSONValue.int),
-                "before_version": beforeVersion.map(JSONValue.int),
-            ])
-            try await session.call("history", params) { result in
+            let history = RPC.History(ns, key: key, limit: limit ?? RPC.History.defaultLimit, beforeVersion: beforeVersion)
+            try await session.call(history) { result in
                 let entries = result["entries"]?.arrayValue ?? []
                 guard !entries.isEmpty else { return Output.note("no history for \(key.debugDescription)") }
                 var table = Table(headers: ["VERSION", "OP", "AT", "BY", "AGENT", "REASON", "VALUE"])
@@ -267,7 +258,7 @@ struct History: AsyncParsableCommand {
                     ])
                 }
                 Output.line(table.render())
-                if entries.count == (limit ?? 20), let last = entries.last?["version"]?.intValue, last > 1 {
+                if entries.count == (limit ?? RPC.History.defaultLimit), let last = entries.last?["version"]?.intValue, last > 1 {
                     Output.note("older versions may follow: --before-version \(last)")
                 }
             }

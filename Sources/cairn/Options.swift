@@ -196,51 +196,10 @@ func checkKey(_ key: String, field: String = "key") throws {
     try usage { () throws(CairnError) in try Key.validate(key, field: field) }
 }
 
-func parseTime(_ text: String?, flag: String) throws -> JSONValue? {
+func parseTime(_ text: String?, flag: String) throws -> Timestamp? {
     guard let text else { return nil }
     guard let time = Timestamp(rfc3339: text) else {
         throw ValidationError("\(flag) \(text.debugDescription) is not an RFC 3339 time such as 2026-11-22T10:00:00Z")
     }
-    return .string(time.rfc3339)
-}
-
-extension Namespace {
-    /// The namespace as the protocol writes it: absent components left out.
-    var json: JSONValue {
-        var o: JSONValue = ["tenant": .string(tenant.string)]
-        if let task { o.set("task", .string(task.string)) }
-        if let role { o.set("role", .string(role.string)) }
-        return o
-    }
-}
-
-extension Scope {
-    /// The scope as the protocol writes it: "any" left out, "absent only" as null.
-    var json: JSONValue {
-        var o: JSONValue = ["tenant": .string(tenant.string)]
-        for (name, match) in [("task", task), ("role", role)] {
-            switch match {
-            case .any: break
-            case .absent: o.set(name, .null)
-            case .equals(let v): o.set(name, .string(v.string))
-            }
-        }
-        return o
-    }
-}
-
-extension JSONValue {
-    /// Sets an object member (no-op on other values).
-    mutating func set(_ key: String, _ value: JSONValue?) {
-        guard case .object(var o) = self, let value else { return }
-        o[key] = value
-        self = .object(o)
-    }
-
-    /// An object of the given members, leaving out the nil ones.
-    static func params(_ pairs: KeyValuePairs<String, JSONValue?>) -> JSONValue {
-        var o: JSONValue = [:]
-        for (k, v) in pairs { o.set(k, v) }
-        return o
-    }
+    return time
 }

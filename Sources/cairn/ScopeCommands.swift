@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCore
+import CairnProtocol
 
 struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,11 +43,9 @@ struct Search: AsyncParsableCommand {
         let scope = try scope.scope()
         let filter = try parsedFilter()
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "scope": scope.json, "filter": filter, "query": query.map(JSONValue.string),
-                "limit": limit.map(JSONValue.int), "offset": offset.map(JSONValue.int),
-            ])
-            try await session.call("search", params) { result in
+            // A filter or query the server would refuse is refused here with the server's error.
+            let search = try RPC.Search(scope, filter: filter, query: query, limit: limit, offset: offset)
+            try await session.call(search) { result in
                 let items = result["items"]?.arrayValue ?? []
                 guard !items.isEmpty else { return Output.note("no items match") }
                 let scored = query != nil
@@ -63,7 +62,7 @@ struct Search: AsyncParsableCommand {
                     table.rows.append(row)
                 }
                 Output.line(table.render())
-                noteMoreMayFollow(shown: items.count, limit: limit, defaultLimit: 10, offset: offset)
+                noteMoreMayFollow(shown: items.count, limit: limit, defaultLimit: RPC.Search.defaultLimit, offset: offset)
             }
         }
     }
@@ -96,10 +95,8 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let scope = try scope.scope()
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "scope": scope.json, "limit": limit.map(JSONValue.int), "offset": offset.map(JSONValue.int),
-            ])
-            try await session.call("list_namespaces", params) { result in
+            let list = RPC.ListNamespaces(scope, limit: limit ?? RPC.ListNamespaces.defaultLimit, offset: offset ?? 0)
+            try await session.call(list) { result in
                 let namespaces = result["namespaces"]?.arrayValue ?? []
                 guard !namespaces.isEmpty else { return Output.note("no namespaces hold items in this scope") }
                 var table = Table(headers: ["TENANT", "TASK", "ROLE"])
@@ -107,7 +104,7 @@ struct List: AsyncParsableCommand {
                     table.rows.append([Output.optional(ns["tenant"]), Output.optional(ns["task"]), Output.optional(ns["role"])])
                 }
                 Output.line(table.render())
-                noteMoreMayFollow(shown: namespaces.count, limit: limit, defaultLimit: 100, offset: offset)
+                noteMoreMayFollow(shown: namespaces.count, limit: limit, defaultLimit: RPC.ListNamespaces.defaultLimit, offset: offset)
             }
         }
     }
@@ -146,11 +143,8 @@ struct Log: AsyncParsableCommand {
         let since = try parseTime(since, flag: "--since")
         let until = try parseTime(until, flag: "--until")
         try await Session.run(global) { session in
-            let params = JSONValue.params([
-                "scope": scope.json, "since": since, "until": until, "by": by.map(JSONValue.string),
-                "after": after.map(JSONValue.string), "limit": limit.map(JSONValue.int),
-            ])
-            try await session.call("log", params) { result in
+            let log = RPC.Log(scope, since: since, until: until, by: by, after: after, limit: limit ?? RPC.Log.defaultLimit)
+            try await session.call(log) { result in
                 let entries = result["entries"]?.arrayValue ?? []
                 guard !entries.isEmpty else { return Output.note("no log entries") }
                 var table = Table(headers: ["AT", "OP", "TASK", "ROLE", "KEY", "VERSION", "BY", "AGENT", "REASON", "CURSOR"])
@@ -163,7 +157,7 @@ struct Log: AsyncParsableCommand {
                     ])
                 }
                 Output.line(table.render())
-                if entries.count == (limit ?? 100), let cursor = entries.last?["cursor"]?.stringValue {
+                if entries.count == (limit ?? RPC.Log.defaultLimit), let cursor = entries.last?["cursor"]?.stringValue {
                     Output.note("more may follow: --after \(cursor)")
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnClient
 import CairnCore
+import CairnProtocol
 import Foundation
 
 /// The exit statuses of `cairn` (documented in `cairn --help` and docs/cli.md).
@@ -45,7 +46,7 @@ struct Session {
             let client = try await CairnClient.connect(url: options.resolvedURL, tls: options.tls, connectTimeout: options.resolvedConnectTimeout)
             do {
                 var identity: JSONValue?
-                if let token { identity = try await client.call("auth", ["token": .string(token)]) }
+                if let token { identity = try await client.call(RPC.Auth(token: token)) }
                 try await body(Session(client: client, options: options, identity: identity))
             } catch {
                 await client.close()
@@ -63,7 +64,15 @@ struct Session {
 
     /// Calls `method`; prints the result as JSON with `--json`, else hands it to `human`.
     func call(_ method: String, _ params: JSONValue, human: (JSONValue) throws -> Void) async throws {
-        let result = try await client.call(method, params)
+        try show(try await client.call(method, params), human: human)
+    }
+
+    /// Sends `method`; prints the server's result as JSON with `--json`, else hands it to `human`.
+    func call(_ method: some RPCMethod, human: (JSONValue) throws -> Void) async throws {
+        try show(try await client.call(method), human: human)
+    }
+
+    private func show(_ result: JSONValue, human: (JSONValue) throws -> Void) throws {
         if options.json {
             Output.line(result.serialized())
         } else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CairnCore
+import CairnProtocol
 import Foundation
 
 struct TokenCommand: AsyncParsableCommand {
@@ -46,15 +47,9 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = try resolveTenant(tenant)
-            var scope: JSONValue = [:]
-            scope.set("task", task.map(JSONValue.string))
-            scope.set("role", role.map(JSONValue.string))
-            let params = JSONValue.params([
-                "tenant": .string(tenant), "principal": .string(principal), "grants": .array(grantList.map(JSONValue.string)),
-                "scope": scope.objectValue?.isEmpty == false ? scope : nil,
-            ])
+            let create = RPC.TokenCreate(tenant: tenant, principal: principal, grants: grantList, task: task, role: role)
             try await Session.run(global) { session in
-                try await session.call("token.create", params) { result in
+                try await session.call(create) { result in
                     var table = Table(headers: ["token", Output.plain(result["token"] ?? .null)])
                     table.rows.append(["token_id", Output.plain(result["token_id"] ?? .null)])
                     Output.line(table.render())
@@ -75,7 +70,7 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let tenant = try tenant.resolved()
             try await Session.run(global) { session in
-                try await session.call("token.list", ["tenant": .string(tenant)]) { result in
+                try await session.call(RPC.TokenList(tenant: tenant)) { result in
                     let tokens = result["tokens"]?.arrayValue ?? []
                     guard !tokens.isEmpty else { return Output.note("no tokens for tenant \(tenant)") }
                     var table = Table(headers: ["TOKEN_ID", "PRINCIPAL", "GRANTS", "SCOPE", "CREATED_AT"])
@@ -106,7 +101,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await Session.run(global) { session in
-                try await session.call("token.revoke", ["token_id": .string(tokenID)]) { _ in
+                try await session.call(RPC.TokenRevoke(tokenID: tokenID)) { _ in
                     Output.line("revoked \(tokenID)")
                 }
             }
