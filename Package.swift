@@ -61,6 +61,17 @@ let package = Package(
             ],
             swiftSettings: nonisolatedNonsending
         ),
+        // A private redis-server as a child process (cairnd's embedded Redis, the tests' Redis)
+        // and the lock on its data folder: a tool that starts Redis, not a Redis client.
+        .target(
+            name: "CairnRedisServer",
+            dependencies: [
+                "CairnRedis",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: nonisolatedNonsending
+        ),
         // The store: versioned items under typed namespaces, history, audit log.
         .target(
             name: "Cairn",
@@ -126,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "cairnd",
             dependencies: [
-                "CairnConfig", "CairnServer", "Cairn", "CairnRedis", "CairnProtocol", "CairnMCP",
+                "CairnConfig", "CairnServer", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnMCP",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,7 +179,7 @@ let package = Package(
         .target(
             name: "CairnTestSupport",
             dependencies: [
-                "Cairn", "CairnRedis", "CairnServer", "CairnClient",
+                "Cairn", "CairnRedis", "CairnRedisServer", "CairnServer", "CairnClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -197,13 +208,13 @@ let package = Package(
         .testTarget(
             name: "CairnServerTests",
             dependencies: [
-                "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnProtocol", "CairnTestSupport",
+                "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnServer", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
-        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnTestSupport"]),
+        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnRedisServer", "CairnTestSupport"]),
     ]
 )

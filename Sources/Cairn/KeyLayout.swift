@@ -8,65 +8,65 @@ import CairnCore
 /// such parts with `:` is therefore injective: two different (namespace, key) pairs can never
 /// share a Redis key. The encoded tenant sits alone inside `{…}`, Redis's hash tag, so every key
 /// of one tenant maps to the same cluster slot and one `MULTI` may touch any of them.
-public struct KeyLayout: Sendable, Hashable {
+package struct KeyLayout: Sendable, Hashable {
     /// The first part of every key, so that several stores can share one Redis database.
-    public let prefix: String
+    package let prefix: String
 
-    public init(prefix: String = "cairn") {
+    package init(prefix: String = "cairn") {
         precondition(!prefix.isEmpty && !prefix.contains("{") && !prefix.contains("}"), "key prefix must be non-empty without braces")
         self.prefix = prefix
     }
 
     /// `cairn:{<tenant>}`: the part every key of the tenant starts with.
-    public func tenantRoot(_ tenant: String) -> String {
+    package func tenantRoot(_ tenant: String) -> String {
         "\(prefix):{\(KeyLayout.encode(tenant))}"
     }
 
     /// The tenant's change stream: every write's audit entry, in commit order.
-    public func stream(_ tenant: String) -> String { tenantRoot(tenant) + ":log" }
+    package func stream(_ tenant: String) -> String { tenantRoot(tenant) + ":log" }
 
     /// The tenant's index of live items: a sorted set of members scored by `updated_at` ms.
-    public func index(_ tenant: String) -> String { tenantRoot(tenant) + ":idx" }
+    package func index(_ tenant: String) -> String { tenantRoot(tenant) + ":idx" }
 
     /// The tenant's search documents: a hash from index member to `[updated_ms, kind,
     /// description, value]` (JSON), so that one `HGETALL` feeds a filtered or text search.
-    public func documents(_ tenant: String) -> String { tenantRoot(tenant) + ":docs" }
+    package func documents(_ tenant: String) -> String { tenantRoot(tenant) + ":docs" }
 
     /// The same keys for a tenant held as a `Name` (its bytes are what gets encoded).
-    public func tenantRoot(_ tenant: Name) -> String { tenantRoot(tenant.string) }
-    public func stream(_ tenant: Name) -> String { stream(tenant.string) }
-    public func index(_ tenant: Name) -> String { index(tenant.string) }
-    public func documents(_ tenant: Name) -> String { documents(tenant.string) }
-    public func agent(_ tenant: Name, _ agent: String) -> String { self.agent(tenant.string, agent) }
+    package func tenantRoot(_ tenant: Name) -> String { tenantRoot(tenant.string) }
+    package func stream(_ tenant: Name) -> String { stream(tenant.string) }
+    package func index(_ tenant: Name) -> String { index(tenant.string) }
+    package func documents(_ tenant: Name) -> String { documents(tenant.string) }
+    package func agent(_ tenant: Name, _ agent: String) -> String { self.agent(tenant.string, agent) }
 
     /// `<task>:<role>:<key>`, the member of the index and the tail of item keys.
-    public func member(_ ns: Namespace, _ key: String) -> String {
+    package func member(_ ns: Namespace, _ key: String) -> String {
         "\(KeyLayout.encode(ns.task)):\(KeyLayout.encode(ns.role)):\(KeyLayout.encode(key))"
     }
 
     /// The hash that holds one item's current state.
-    public func item(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":i:" + member(ns, key) }
+    package func item(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":i:" + member(ns, key) }
 
     /// The list of one item's kept history entries, newest first.
-    public func history(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":h:" + member(ns, key) }
+    package func history(_ ns: Namespace, _ key: String) -> String { tenantRoot(ns.tenant) + ":h:" + member(ns, key) }
 
     /// The blocks attached to one agent: a hash from label to the block's index member.
-    public func agent(_ tenant: String, _ agent: String) -> String { tenantRoot(tenant) + ":a:" + KeyLayout.encode(agent) }
+    package func agent(_ tenant: String, _ agent: String) -> String { tenantRoot(tenant) + ":a:" + KeyLayout.encode(agent) }
 
     /// The agents one block is attached to: a set of agent ids.
-    public func attachments(_ ns: Namespace, _ label: String) -> String { tenantRoot(ns.tenant) + ":at:" + member(ns, label) }
+    package func attachments(_ ns: Namespace, _ label: String) -> String { tenantRoot(ns.tenant) + ":at:" + member(ns, label) }
 
     /// The record of one request id of the tenant: a string (JSON of the method, the target
     /// and the answer) written in the write's own transaction, expiring after the retention.
-    public func request(_ tenant: String, _ id: String) -> String { tenantRoot(tenant) + ":rq:" + KeyLayout.encode(id) }
+    package func request(_ tenant: String, _ id: String) -> String { tenantRoot(tenant) + ":rq:" + KeyLayout.encode(id) }
 
     /// Decodes an index member back into its namespace and key.
-    public func decodeMember(_ member: String, tenant: Name) -> (Namespace, String)? {
+    package func decodeMember(_ member: String, tenant: Name) -> (Namespace, String)? {
         decodeMember(member, tenant: tenant.string)
     }
 
     /// Decodes an index member back into its namespace and key.
-    public func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
+    package func decodeMember(_ member: String, tenant: String) -> (Namespace, String)? {
         let utf8 = member.utf8
         guard let first = utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let rest = utf8.index(after: first)
@@ -92,7 +92,7 @@ public struct KeyLayout: Sendable, Hashable {
     }
 
     /// Percent-encodes every byte outside `A-Z a-z 0-9 . _ -`; nil encodes as "".
-    public static func encode(_ text: String?) -> String {
+    package static func encode(_ text: String?) -> String {
         guard let text else { return "" }
         if text.utf8.allSatisfy(isUnreserved) { return text }
         let hex = Array("0123456789ABCDEF".utf8)
@@ -111,10 +111,10 @@ public struct KeyLayout: Sendable, Hashable {
     }
 
     /// Percent-encodes a name's bytes; nil encodes as "".
-    public static func encode(_ name: Name?) -> String { encode(name?.string) }
+    package static func encode(_ name: Name?) -> String { encode(name?.string) }
 
     /// The inverse of `encode`; nil for text `encode` cannot produce.
-    public static func decode(_ text: Substring) -> String? {
+    package static func decode(_ text: Substring) -> String? {
         // Most names have nothing escaped: then the text is the name.
         if !text.utf8.contains(UInt8(ascii: "%")) { return String(text) }
         var out: [UInt8] = []

@@ -4,7 +4,7 @@ import CairnRedis
 /// The Redis pool's calls with failures as the `CairnError`s a client sees.
 extension RedisPool {
     /// One read-only command, pipelined on the caller's event loop.
-    public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
+    package func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
         do {
             return try await send(command).checked()
         } catch {
@@ -13,7 +13,7 @@ extension RedisPool {
     }
 
     /// Runs `body` with an event-loop connection of its own; a `CairnError` it throws passes through.
-    public func run<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
+    package func run<T: Sendable>(_ body: (RedisChannelConnection) async throws -> T) async throws(CairnError) -> T {
         do {
             return try await withConnection(body)
         } catch let error as CairnError {

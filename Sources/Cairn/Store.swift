@@ -8,9 +8,11 @@ import CairnRedis
 /// one `MULTI`/`EXEC`, so either all of them happen or none. All methods throw `CairnError`
 /// only.
 public final class Store: Sendable {
-    public let redis: RedisPool
+    /// The Redis client and the key layout are the package's own business: a library user
+    /// reaches Redis only through the store's methods.
+    package let redis: RedisPool
     public let options: StoreOptions
-    public let layout: KeyLayout
+    package let layout: KeyLayout
 
     public init(redis: RedisPool, options: StoreOptions = StoreOptions()) {
         precondition(options.historyLimit >= 1, "historyLimit must be at least 1")
@@ -178,8 +180,8 @@ public final class Store: Sendable {
         return text
     }
 
-    /// One read-only command through the pipelining lanes, Redis failures as `CairnError`s.
-    public func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
+    /// One read-only command on the shared pipelined connection, Redis failures as `CairnError`s.
+    package func read(_ command: RedisCommand) async throws(CairnError) -> RedisValue {
         try await redis.read(command)
     }
 
@@ -191,7 +193,7 @@ public final class Store: Sendable {
     }
 
     /// The `CairnError` a client sees for a Redis failure.
-    public static func translate(_ error: RedisError) -> CairnError {
+    package static func translate(_ error: RedisError) -> CairnError {
         switch error.kind {
         case .connection:
             return .unavailable("Redis is unreachable (\(error.message)); nothing was written; retry", retryAfterMs: 500)

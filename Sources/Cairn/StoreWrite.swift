@@ -239,12 +239,13 @@ extension Store {
     }
 
     /// Milliseconds since 1970 from a `TIME` reply.
-    public static func milliseconds(fromTime reply: RedisValue) -> Int64 {
+    package static func milliseconds(fromTime reply: RedisValue) -> Int64 {
         guard let parts = reply.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return 0 }
         return Int64(s) * 1000 + Int64(us) / 1000
     }
 
-    static func writeCommands(
+    /// The commands inside a write's `MULTI` (cairn-bench's raw baseline sends these very ones).
+    package static func writeCommands(
         layout: KeyLayout, options: StoreOptions, ns: Namespace, key: String, version: Int, createdMs: Int64,
         updatedMs: Int64, valueText: String, kind: ItemKind, block: BlockProperties?, op: WriteOp,
         attribution: Attribution

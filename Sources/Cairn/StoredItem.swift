@@ -2,31 +2,31 @@ import CairnCore
 import CairnRedis
 
 /// The fields of an item's Redis hash, and their meaning.
-enum ItemField {
-    static let value = "value"  // compact JSON text; absent on a tombstone
-    static let version = "version"
-    static let kind = "kind"  // "item" | "block"; absent on a tombstone
-    static let created = "created"  // ms since 1970
-    static let updated = "updated"  // ms since 1970
-    static let by = "by"
-    static let agent = "agent"
-    static let deleted = "deleted"  // "1" on a tombstone
-    static let description = "description"
-    static let limit = "limit"
-    static let readOnly = "read_only"
-    static let metadata = "metadata"  // compact JSON text
+package enum ItemField {
+    package static let value = "value"  // compact JSON text; absent on a tombstone
+    package static let version = "version"
+    package static let kind = "kind"  // "item" | "block"; absent on a tombstone
+    package static let created = "created"  // ms since 1970
+    package static let updated = "updated"  // ms since 1970
+    package static let by = "by"
+    package static let agent = "agent"
+    package static let deleted = "deleted"  // "1" on a tombstone
+    package static let description = "description"
+    package static let limit = "limit"
+    package static let readOnly = "read_only"
+    package static let metadata = "metadata"  // compact JSON text
 
     /// Everything but the value: what a write needs to know about the current state.
-    static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
-    static let blockFields = [description, limit, readOnly, metadata]
+    package static let header = [version, kind, created, updated, deleted, description, limit, readOnly, metadata, by, agent]
+    package static let blockFields = [description, limit, readOnly, metadata]
     /// Where each field sits in `header` (and in `all`).
-    enum Position {
-        static let version = 0, kind = 1, created = 2, updated = 3, deleted = 4, description = 5, limit = 6
-        static let readOnly = 7, metadata = 8, by = 9, agent = 10
+    package enum Position {
+        package static let version = 0, kind = 1, created = 2, updated = 3, deleted = 4, description = 5, limit = 6
+        package static let readOnly = 7, metadata = 8, by = 9, agent = 10
     }
 
     /// The header, then the value: what a read of the whole item asks for.
-    static let all = header + [value]
+    package static let all = header + [value]
 }
 
 /// An item's hash as read from Redis: live, a tombstone, or never written.

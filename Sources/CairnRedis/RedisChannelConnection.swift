@@ -17,7 +17,7 @@ public final class RedisChannelConnection: Sendable {
     public var isActive: Bool { channel.isActive }
 
     /// Connects, authenticates and selects the database.
-    static func connect(
+    package static func connect(
         _ configuration: RedisConfiguration, on loop: any EventLoop, onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) -> EventLoopFuture<RedisChannelConnection> {
         let events = RedisChannelEvents()
@@ -125,7 +125,7 @@ public final class RedisChannelConnection: Sendable {
     }
 
     /// Hands the request to the channel on its loop; a closed channel fails it at once.
-    func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
+    package func write(_ commands: [RedisCommand], _ promise: EventLoopPromise<[RedisValue]>?, writes: Bool = false) {
         let channel = self.channel
         let request = RedisRequest(commands: commands, promise: promise, writes: writes)
         if channel.eventLoop.inEventLoop {
@@ -143,7 +143,7 @@ public final class RedisChannelConnection: Sendable {
         channel.write(request, promise: nil)  // the handler flushes (see RedisChannelHandler)
     }
 
-    static func describe(_ error: any Error) -> String {
+    package static func describe(_ error: any Error) -> String {
         if let error = error as? IOError { return error.description }
         if let error = error as? ChannelError, case .connectTimeout(let t) = error {
             return "no answer within \(t.nanoseconds / 1_000_000) ms"

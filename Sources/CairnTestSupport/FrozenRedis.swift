@@ -1,4 +1,5 @@
 import CairnRedis
+import CairnRedisServer
 import Foundation
 
 #if canImport(Glibc)

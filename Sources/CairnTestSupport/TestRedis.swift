@@ -1,5 +1,6 @@
 import Cairn
 import CairnRedis
+import CairnRedisServer
 import Foundation
 import NIOPosix
 import Testing

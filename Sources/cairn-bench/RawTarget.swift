@@ -84,7 +84,7 @@ final class RawTarget: Target {
         return Prepared(
             plan: Plan(workers: s.connections) { _, n in
                 let text = Sample.value(n).serialized()
-                let (_, aborted) = try await self.writer.write(ns, key: "k\(n % s.keys)", ifVersion: nil, op: "put", readValue: false) { _ in
+                let (_, aborted) = try await self.writer.write(ns, key: "k\(n % s.keys)", ifVersion: nil, op: .put, readValue: false) { _ in
                     (text, false)
                 }
                 return Done(retries: aborted)
@@ -101,7 +101,7 @@ final class RawTarget: Target {
             plan: Plan(workers: s.connections) { w, n in
                 let (version, _) = try await self.writer.read(ns, key: "w\(w)")
                 let text = Sample.value(n).serialized()
-                let (outcome, aborted) = try await self.writer.write(ns, key: "w\(w)", ifVersion: version, op: "put", readValue: false) { _ in
+                let (outcome, aborted) = try await self.writer.write(ns, key: "w\(w)", ifVersion: version, op: .put, readValue: false) { _ in
                     (text, false)
                 }
                 if case .conflict(let current) = outcome {
@@ -129,7 +129,7 @@ final class RawTarget: Target {
                         _ = acknowledged.next()
                         return Done(retries: retries)
                     }
-                    let (outcome, aborts) = try await self.writer.write(ns, key: "counter", ifVersion: version, op: "put", readValue: false) { _ in
+                    let (outcome, aborts) = try await self.writer.write(ns, key: "counter", ifVersion: version, op: .put, readValue: false) { _ in
                         ("{\"n\":\(count + 1)}", false)
                     }
                     for _ in 0..<aborts { _ = aborted.next() }
@@ -170,7 +170,7 @@ final class RawTarget: Target {
                     acknowledged.withLock { _ = $0.insert(line) }
                     return Done()
                 }
-                let (_, aborted) = try await self.writer.write(ns, key: label, ifVersion: nil, op: "insert", readValue: true) { current in
+                let (_, aborted) = try await self.writer.write(ns, key: label, ifVersion: nil, op: .insert, readValue: true) { current in
                     guard current.live, current.kind == "block", let stored = current.valueText,
                         let text = try JSONValue(parsing: stored).stringValue
                     else { throw BenchFailure("the block is gone") }
@@ -257,7 +257,7 @@ final class RawTarget: Target {
             plan: Plan(workers: s.connections, onMeasureStart: { rendezvous.startRecording() }) { w, n in
                 let ns = namespaces[w]
                 let text = "{\"n\":\(n)}"
-                _ = try await self.writer.write(ns, key: "ev", ifVersion: nil, op: "put", readValue: false) { _ in (text, false) }
+                _ = try await self.writer.write(ns, key: "ev", ifVersion: nil, op: .put, readValue: false) { _ in (text, false) }
                 rendezvous.ackNext(on: self.layout.stream(ns.tenant), at: .now)
                 return Done()
             },

@@ -2,20 +2,17 @@ import Cairn
 import CairnCore
 import CairnRedis
 
-/// A write as the store sends it (Sources/Cairn/StoreWrite.swift), issued by cairn-bench itself
-/// through RedisPool: one round trip `WATCH item; HMGET item <header…>[ value]; TIME`, a
-/// decision, then one round trip `MULTI; HSET; HDEL; LPUSH history; LTRIM history; ZADD index;
-/// HSET search document; XADD stream; EXEC`. An aborted `EXEC` (a watched key changed) runs the whole thing again
-/// after a jittered backoff, up to 128 times, as the store does. Same keys, same field names,
-/// same shapes; if the store's sequence changes, this file must follow.
+/// A write as the store sends it, issued by cairn-bench itself through RedisPool: one round trip
+/// `WATCH item; HMGET item <header…>[ value]; TIME`, a decision, then one round trip `MULTI`, the
+/// store's own write commands (`Store.writeCommands`: the item's hash, its history, the index,
+/// the search document, the change stream), `EXEC`. An aborted `EXEC` (a watched key changed)
+/// runs the whole thing again after a jittered backoff, up to 128 times, as the store does.
 struct RawWriter: Sendable {
     let pool: RedisPool
     let layout: KeyLayout
-    let principal = "bench"
-    let historyLimit = 100
-    let streamLength = 100_000
-
-    static let header = ["version", "kind", "created", "updated", "deleted", "description", "limit", "read_only", "metadata", "by", "agent"]
+    let attribution = Attribution(principal: "bench")
+    /// cairnd's defaults (history and stream lengths), as the cairnd it is compared with runs.
+    let options = StoreOptions()
 
     /// The current state a write reads under WATCH.
     struct Current {
@@ -40,7 +37,7 @@ struct RawWriter: Sendable {
 
     /// Runs one write of `key`: returns the outcome and how many EXECs were aborted first.
     func write(
-        _ ns: Namespace, key: String, ifVersion: Int?, op: String, readValue: Bool, decide: @escaping Decide
+        _ ns: Namespace, key: String, ifVersion: Int?, op: WriteOp, readValue: Bool, decide: @escaping Decide
     ) async throws -> (Outcome, aborted: Int) {
         for attempt in 0..<128 {
             let outcome = try await pool.withConnection { c -> Outcome? in
@@ -76,59 +73,33 @@ struct RawWriter: Sendable {
     private func read(_ c: RedisChannelConnection, _ ns: Namespace, _ key: String, withValue: Bool) async throws -> Current {
         let itemKey = layout.item(ns, key)
         let replies = try await c.pipeline([
-            ["WATCH", itemKey], RedisCommand(["HMGET", itemKey] + RawWriter.header + (withValue ? ["value"] : [])), ["TIME"],
+            ["WATCH", itemKey], RedisCommand(["HMGET", itemKey] + ItemField.header + (withValue ? [ItemField.value] : [])), ["TIME"],
         ])
         for reply in replies { try reply.checked() }
         let h = replies[1].array ?? []
         var current = Current()
-        current.version = h[0].int ?? 0
-        current.kind = h[1].string
-        current.createdMs = Int64(h[2].int ?? 0)
-        current.updatedMs = Int64(h[3].int ?? 0)
-        current.live = current.version > 0 && h[4].string != "1"
-        current.limit = h[6].int ?? 0
+        typealias At = ItemField.Position
+        current.version = h[At.version].int ?? 0
+        current.kind = h[At.kind].string
+        current.createdMs = Int64(h[At.created].int ?? 0)
+        current.updatedMs = Int64(h[At.updated].int ?? 0)
+        current.live = current.version > 0 && h[At.deleted].string != "1"
+        current.limit = h[At.limit].int ?? 0
         if withValue { current.valueText = h.last?.string }
         current.nowMs = Store.milliseconds(fromTime: replies[2])
         return current
     }
 
-    /// The transaction's commands, shaped as `Store.writeCommands` shapes them.
+    /// The transaction's commands: the store's own (`Store.writeCommands`), so the baseline
+    /// cannot drift from what cairnd sends.
     private func commands(
         _ ns: Namespace, _ key: String, version: Int, createdMs: Int64, updatedMs: Int64, valueText: String, block limit: Int?,
-        op: String
+        op: WriteOp
     ) -> [RedisCommand] {
-        let itemKey = layout.item(ns, key)
-        let history = layout.history(ns, key)
-        let kind = limit == nil ? "item" : "block"
-        var set = [
-            "HSET", itemKey, "value", valueText, "version", String(version), "kind", kind, "created", String(createdMs),
-            "updated", String(updatedMs), "by", principal,
-        ]
-        var remove = ["HDEL", itemKey, "deleted", "agent"]
-        var entry = "{\"version\":\(version),\"op\":\"\(op)\",\"at\":\"\(Timestamp(millisecondsSince1970: updatedMs).rfc3339)\""
-        entry += ",\"by\":\"\(principal)\",\"kind\":\"\(kind)\",\"created_at\":\"\(Timestamp(millisecondsSince1970: createdMs).rfc3339)\""
-        if let limit {
-            set += ["limit", String(limit), "read_only", "0"]
-            remove += ["description", "metadata"]
-            entry += ",\"limit\":\(limit),\"read_only\":false"
-        } else {
-            remove += ["description", "limit", "read_only", "metadata"]
-        }
-        entry += ",\"value\":\(valueText)}"
-        var event = [
-            "XADD", layout.stream(ns.tenant), "MAXLEN", "~", String(streamLength), "*", "key", key, "kind", kind, "version",
-            String(version), "op", op, "at", String(updatedMs), "by", principal,
-        ]
-        if let task = ns.task { event += ["task", task.string] }
-        if let role = ns.role { event += ["role", role.string] }
-        return [
-            RedisCommand(set), RedisCommand(remove),
-            ["LPUSH", history, entry],
-            ["LTRIM", history, "0", String(historyLimit - 1)],
-            ["ZADD", layout.index(ns.tenant), String(updatedMs), layout.member(ns, key)],
-            ["HSET", layout.documents(ns.tenant), layout.member(ns, key), "[\(updatedMs),\"\(kind)\",null,\(valueText)]"],
-            RedisCommand(event),
-        ]
+        Store.writeCommands(
+            layout: layout, options: options, ns: ns, key: key, version: version, createdMs: createdMs, updatedMs: updatedMs,
+            valueText: valueText, kind: limit == nil ? .item : .block, block: limit.map { BlockProperties(limit: $0) }, op: op,
+            attribution: attribution)
     }
 
     /// `HGETALL item` — what the store's `get` sends — as (version, value text); version 0 when absent.

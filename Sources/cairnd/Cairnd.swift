@@ -4,6 +4,7 @@ import CairnConfig
 import CairnCore
 import CairnProtocol
 import CairnRedis
+import CairnRedisServer
 import CairnServer
 import Foundation
 import Logging

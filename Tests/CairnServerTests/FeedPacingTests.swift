@@ -59,7 +59,7 @@ import Testing
             let watcher = try await server.client(admin: true)
             let events = EventCollector(watcher)
             _ = try await watcher.subscribe(try Scope(tenant: t), from: StreamCursor.start.description, includeValues: true)
-            let got = try await events.events(count, timeout: 60)
+            let got = try await events.events(count, timeout: 300)  // a hang guard: the writes alone take most of a minute on a loaded machine
             #expect(got.count == count)
             #expect(events.resyncs.isEmpty)
             Self.expectOrderedWithoutGaps(got, keys: keys, perKey: count / keys)
@@ -87,7 +87,7 @@ import Testing
         _ = try await watcher.subscribe(try Scope(tenant: t), includeValues: true)
         let (count, keys) = (3000, 8)
         let writes = Task { try await Self.write(server.store, ns, count: count, keys: keys) }
-        let got = try await events.events(count, timeout: 60)
+        let got = try await events.events(count, timeout: 300)  // a hang guard: the writes alone take most of a minute on a loaded machine
         try await writes.value
         #expect(got.count == count)
         #expect(events.resyncs.isEmpty)
@@ -113,7 +113,7 @@ import Testing
         // More writes while it catches up: the switch from backlog to live loses and repeats none.
         let live = 1600
         let writes = Task { try await Self.write(server.store, ns, count: live, keys: keys, from: backlog) }
-        let got = try await events.events(backlog + live, timeout: 120)
+        let got = try await events.events(backlog + live, timeout: 300)  // a hang guard, not a speed bound
         try await writes.value
         #expect(got.count == backlog + live)
         #expect(events.resyncs.isEmpty, "\(events.resyncs)")
@@ -149,7 +149,7 @@ import Testing
         let big = String(repeating: "x", count: 2000)
         let count = 4000
         for i in 0..<count { _ = try await server.store.put(ns, key: "k\(i % 20)", value: .string(big), by: alice) }
-        let got = try await events.events(count, timeout: 60)
+        let got = try await events.events(count, timeout: 300)  // a hang guard: the writes alone take most of a minute on a loaded machine
         #expect(got.count == count)
         #expect(events.resyncs.isEmpty)
         // Well under 10,000 events each (the per-subscription event limit), the shared bytes ran out.

@@ -1,6 +1,7 @@
 import Cairn
 import CairnClient
 import CairnRedis
+import CairnRedisServer
 import CairnServer
 import CairnTestSupport
 import Foundation

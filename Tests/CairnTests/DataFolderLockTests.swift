@@ -1,4 +1,5 @@
-@testable import CairnRedis
+import CairnRedis
+@testable import CairnRedisServer
 import CairnTestSupport
 import Foundation
 import Testing

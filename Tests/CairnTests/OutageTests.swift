@@ -1,6 +1,7 @@
 @testable import Cairn
 import CairnCore
 import CairnRedis
+import CairnRedisServer
 import Foundation
 import CairnTestSupport
 import Testing

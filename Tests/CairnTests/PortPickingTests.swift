@@ -1,4 +1,5 @@
 import CairnRedis
+import CairnRedisServer
 import CairnTestSupport
 import Foundation
 import Testing

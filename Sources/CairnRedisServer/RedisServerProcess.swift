@@ -1,3 +1,4 @@
+import CairnRedis
 import Foundation
 import NIOCore
 import NIOPosix
