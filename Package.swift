@@ -210,6 +210,8 @@ let package = Package(
             dependencies: [
                 "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
