@@ -217,6 +217,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnServer", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
-        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnRedisServer", "CairnTestSupport"]),
+        .testTarget(
+            name: "CairnTests",
+            dependencies: [
+                "Cairn", "CairnRedis", "CairnRedisServer", "CairnTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
     ]
 )
