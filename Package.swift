@@ -210,11 +210,18 @@ let package = Package(
             dependencies: [
                 "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnServer", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),
-        .testTarget(name: "CairnTests", dependencies: ["Cairn", "CairnRedis", "CairnRedisServer", "CairnTestSupport"]),
+        .testTarget(
+            name: "CairnTests",
+            dependencies: [
+                "Cairn", "CairnRedis", "CairnRedisServer", "CairnTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
     ]
 )

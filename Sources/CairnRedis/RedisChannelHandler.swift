@@ -1,4 +1,3 @@
-import DequeModule
 import NIOCore
 import Synchronization
 
@@ -22,22 +21,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
-    private struct Waiting {
-        var expected: Int
-        var writes: Bool
-        var replies: [RedisValue]
-        var promise: EventLoopPromise<[RedisValue]>?
-        var deadline: NIODeadline
-    }
-
-    private var waiting = Deque<Waiting>()
+    /// What is written and not yet answered (the state machine; this class does its actions).
+    private var queue = RedisReplyQueue<EventLoopPromise<[RedisValue]>?>()
     private let reader = RedisReplyReader()
     private let timeout: TimeAmount
     private let peer: String
     private let events: RedisChannelEvents
     private var timer: Scheduled<Void>?
-    /// Set once the connection failed: later requests fail at once with it.
-    private var failure: RedisError?
     /// Whether a flush is queued on the event loop already.
     private var flushQueued = false
     /// On a pub/sub connection, gets each message Redis pushes; false when it cannot take it
@@ -54,15 +44,20 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        if let failure {
+        switch queue.enqueue(expected: request.commands.count, writes: request.writes, promise: request.promise, deadline: context.eventLoop.now + timeout) {
+        case .fail(let failure):
             request.promise?.fail(failure)
             promise?.fail(failure)
             return
+        case .answerEmpty:
+            request.promise?.succeed([])
+            promise?.succeed(())
+            return
+        case .write:
+            break
         }
         var buffer = context.channel.allocator.buffer(capacity: ByteBuffer.estimatedRESPSize(request.commands))
         for command in request.commands { buffer.writeRESP(command) }
-        waiting.append(Waiting(expected: request.commands.count, writes: request.writes, replies: [], promise: request.promise, deadline: .now() + timeout))
-        waiting[waiting.count - 1].replies.reserveCapacity(request.commands.count)
         armTimer(context)
         context.write(wrapOutboundOut(buffer), promise: promise)
         queueFlush(context)
@@ -90,14 +85,15 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                     }
                     continue
                 }
-                guard !waiting.isEmpty else {
-                    throw RedisError(.unexpectedReply, "Redis at \(peer) sent a reply nobody asked for: \(reply)")
+                let received: RedisReplyQueue<EventLoopPromise<[RedisValue]>?>.Received
+                do {
+                    received = try queue.receive(reply)
+                } catch {
+                    throw RedisError(error.kind, "Redis at \(peer) sent \(error.message)")
                 }
-                waiting[waiting.startIndex].replies.append(reply)
-                if waiting[waiting.startIndex].replies.count == waiting[waiting.startIndex].expected {
-                    let done = waiting.removeFirst()
+                if case .answered(let promise, let replies) = received {
                     events.answered()
-                    done.promise?.succeed(done.replies)
+                    promise?.succeed(replies)
                 }
             }
         } catch {
@@ -124,28 +120,23 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisError) {
-        if failure == nil { failure = error }
         timer?.cancel()
         timer = nil
-        let failed = waiting
-        waiting.removeAll()
-        let cause = failure ?? error
-        for entry in failed {
-            // Written, unanswered: a write among them may have run.
-            entry.promise?.fail(entry.writes ? RedisError(.outcomeUnknown, cause.message + "; the write was sent, its outcome is unknown") : cause)
-        }
+        for (promise, error) in queue.failAll(error) { promise?.fail(error) }
     }
 
     /// One timer per connection, due when the oldest request is.
     private func armTimer(_ context: ChannelHandlerContext) {
-        guard timer == nil, let oldest = waiting.first else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest.deadline) { [self] in
+        guard timer == nil, let deadline = queue.nextDeadline else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
-            guard let oldest = waiting.first else { return }
-            if oldest.deadline <= .now() {
+            switch queue.check(now: context.eventLoop.now) {
+            case .idle:
+                return
+            case .overdue:
                 events.timedOut()
                 fail(context, RedisError(.connection, "Redis at \(peer) did not answer within \(timeout.nanoseconds / 1_000_000) ms"))
-            } else {
+            case .rearm:
                 armTimer(context)
             }
         }

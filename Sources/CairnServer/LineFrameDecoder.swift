@@ -1,7 +1,7 @@
 import NIOCore
 
 /// What the line decoder hands on: a line, or the news that a line was too long.
-enum InboundFrame: Sendable {
+enum InboundFrame: Sendable, Equatable {
     case line(ByteBuffer)
     case overlong
 }
