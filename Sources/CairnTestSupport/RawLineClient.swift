@@ -8,6 +8,11 @@ public final class RawLineClient: Sendable {
     private let reader: Reader
 
     /// The line stream's iterator, used by one test task at a time.
+    ///
+    /// `@unchecked Sendable` is safe as tests use it: `iterator` is only touched by `readLine`,
+    /// and a test awaits each `readLine` before the next (no two tasks read one client at
+    /// once), so there is never a concurrent access; an AsyncStream iterator is not Sendable
+    /// only because two tasks iterating it at once would be wrong.
     final class Reader: @unchecked Sendable {
         var iterator: AsyncStream<String>.AsyncIterator
         init(_ iterator: AsyncStream<String>.AsyncIterator) { self.iterator = iterator }
