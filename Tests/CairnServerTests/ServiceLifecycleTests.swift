@@ -99,16 +99,26 @@ import Testing
             configuration.commandTimeoutMilliseconds = 120_000
             let pool = RedisPool(configuration: configuration)
             #expect(try await pool.send(["PING"]).string == "PONG")  // connected before the freeze
+            let direct = try await RedisChannelConnection.open(configuration)
+            defer { direct.close() }
             try await redis.whileFrozen {
-                for wait in ["send", "withConnection"] {
+                // A reply awaited on a connection, on the pool's shared one, and inside a lent
+                // connection's body (cancelled once the body runs: the wait is for Redis only).
+                for wait in ["connection", "send", "withConnection"] {
                     let started = ContinuousClock.now
+                    let inBody = SharedCounter()
                     let waiting = Task {
-                        if wait == "send" {
-                            _ = try await pool.send(["GET", "k"])
-                        } else {
-                            _ = try await pool.withConnection { try await $0.send(["GET", "k"]) }
+                        switch wait {
+                        case "connection": _ = try await direct.send(["GET", "k"])
+                        case "send": _ = try await pool.send(["GET", "k"])
+                        default:
+                            _ = try await pool.withConnection { connection in
+                                inBody.increment()
+                                return try await connection.send(["GET", "k"])
+                            }
                         }
                     }
+                    if wait == "withConnection" { await eventually { inBody.value == 1 } }
                     waiting.cancel()
                     let outcome = await waiting.result
                     #expect(ContinuousClock.now - started < .seconds(30), "\(wait): a cancelled waiter must not wait for Redis")
