@@ -20,9 +20,11 @@ struct ServerContext: Sendable {
 
 /// `cairnd` as a library: a SwiftNIO server speaking the Cairn protocol over TCP.
 ///
-/// `bind` opens the listening socket (port 0 picks a free one: read `port`), `run` serves until
-/// `beginGracefulShutdown` (or the task is cancelled): it then stops accepting, lets every
-/// request in flight finish and be answered, and closes the connections.
+/// A `Service`. `bind` opens the listening socket (port 0 picks a free one: read `port`) and
+/// starts nothing else; `run` serves until graceful shutdown, `beginGracefulShutdown` or
+/// cancellation: it then stops accepting, lets every request in flight finish and be answered,
+/// and closes the connections. Its change feed (`feed`) is a service of its own, to run before
+/// it (`services` lists both in order).
 public final class CairnServer: Service {
     public let configuration: ServerConfiguration
     public let port: Int
