@@ -54,10 +54,11 @@ let package = Package(
         .target(
             name: "CairnRedis",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "CairnCore",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: nonisolatedNonsending
         ),
@@ -75,7 +76,10 @@ let package = Package(
         // The store: versioned items under typed namespaces, history, audit log.
         .target(
             name: "Cairn",
-            dependencies: ["CairnCore", "CairnRedis", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                "CairnCore", "CairnRedis", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: nonisolatedNonsending
         ),
         // The wire: JSON-RPC framing and the JSON shape of items, shared by server and clients.
@@ -96,6 +100,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: nonisolatedNonsending
         ),
@@ -184,6 +189,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CairnTestSupport"
         ),
@@ -208,12 +214,13 @@ let package = Package(
         .testTarget(
             name: "CairnServerTests",
             dependencies: [
-                "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnTestSupport",
+                "CairnServer", "CairnClient", "Cairn", "CairnRedis", "CairnRedisServer", "CairnProtocol", "CairnTestSupport", "CairnCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "CairnMCPTests", dependencies: ["CairnMCP", "CairnCore", "CairnProtocol", "CairnClient", "CairnServer", "CairnTestSupport", .product(name: "MCP", package: "swift-sdk")]),

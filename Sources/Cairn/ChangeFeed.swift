@@ -1,5 +1,6 @@
 import CairnCore
 import CairnRedis
+import ServiceLifecycle
 import Synchronization
 
 /// What a subscription yields.
@@ -74,7 +75,7 @@ public struct FeedOptions: Sendable, Hashable {
 /// each subscription's cursor. Notifications are only a wake-up call: when one is lost (the
 /// pub/sub connection dropped, a slow pub/sub client), the reconnect or the poll timer wakes
 /// the pumps and they read from where they were, so no event is missed.
-public final class ChangeFeed: Sendable {
+public final class ChangeFeed: Service {
     public let store: Store
     public let options: FeedOptions
     private let registry = FeedRegistry()
@@ -82,8 +83,17 @@ public final class ChangeFeed: Sendable {
     let budget: FeedBudget
     let onDrop: @Sendable () -> Void
     private let nextID = Atomic<Int>(0)
-    private let subscriber: RedisSubscriber
-    private let ticker: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let patterns: [String]
+    private let keyspacePrefix: String
+    private let onExtraMessage: @Sendable (_ channel: String, _ message: String) -> Void
+    private let onListening: @Sendable () async -> Void
+    /// Work for `run` to start as child tasks: a new tenant's pump, a reconnect's `onListening`.
+    /// Unbounded, but bounded by what feeds it: one pump per tenant ever subscribed to (the
+    /// registry keeps them), one `onListening` per reconnect, and `run` takes each at once.
+    private let jobs: (stream: AsyncStream<FeedJob>, continuation: AsyncStream<FeedJob>.Continuation)
+    private let phase = Mutex(FeedPhase.idle)
+    /// The task `start` runs `run` in, for a caller without a `ServiceGroup`.
+    private let started = Mutex<Task<Void, Never>?>(nil)
     /// Called with a line worth logging (notification set-up, reconnects, dropped subscribers).
     let log: @Sendable (String) -> Void
 
@@ -91,67 +101,122 @@ public final class ChangeFeed: Sendable {
     /// dropped for reading too slowly.
     /// `extraChannels` are more pub/sub channel patterns to listen to on the same connection;
     /// their messages go to `onExtraMessage` (the server hears token revocations this way).
+    /// `onListening` runs (as a child task of `run`) each time the pub/sub connection is
+    /// subscribed again, after the pumps were woken.
+    ///
+    /// Nothing starts here: `run` (a `Service`) listens and pumps; until it runs, subscriptions
+    /// can be made but get no events.
     public init(
         store: Store, options: FeedOptions = FeedOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
         onDrop: @escaping @Sendable () -> Void = {}, extraChannels: [String] = [],
         onExtraMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void = { _, _ in },
-        onListening: @escaping @Sendable () -> Void = {}
+        onListening: @escaping @Sendable () async -> Void = {}
     ) {
         self.store = store
         self.options = options
         self.log = log
         self.onDrop = onDrop
+        self.onExtraMessage = onExtraMessage
+        self.onListening = onListening
         budget = FeedBudget(limit: options.maxBufferedBytes)
         let redis = store.redis.configuration
-        let pattern = "__keyspace@\(redis.database)__:\(store.options.keyPrefix):{*}:log"
-        let keyspacePrefix = "__keyspace@\(redis.database)__:"
-        let registry = self.registry
-        subscriber = RedisSubscriber(
-            configuration: redis, patterns: [pattern] + extraChannels,
-            onMessage: { channel, message in
-                guard channel.hasPrefix(keyspacePrefix) else { return onExtraMessage(channel, message) }
-                guard let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count)))
-                else { return }
-                registry.feed(Name(tenant))?.wake()
-            },
-            onConnectionChange: { connected, detail in
-                // A new generation on every change: whatever was heard before may have been missed since.
-                registry.generation.add(1, ordering: .sequentiallyConsistent)
-                registry.listening.store(connected, ordering: .sequentiallyConsistent)
-                if connected {
-                    // Whatever was written while we were not listening is in the streams: read on.
-                    for feed in registry.all() { feed.wake() }
-                    onListening()
-                } else {
-                    log("change feed: the Redis pub/sub connection dropped (\(detail)); reconnecting, then catching up from the streams")
-                }
-            })
+        patterns = ["__keyspace@\(redis.database)__:\(store.options.keyPrefix):{*}:log"] + extraChannels
+        keyspacePrefix = "__keyspace@\(redis.database)__:"
+        jobs = AsyncStream<FeedJob>.makeStream()
     }
 
-    /// Turns on keyspace notifications for streams (when Redis allows `CONFIG SET`) and starts
-    /// listening. Answers what it did, for the log.
+    /// Turns on keyspace notifications for streams (when Redis allows `CONFIG SET`), then
+    /// listens and pumps until graceful shutdown or cancellation: the pub/sub subscription, the
+    /// poll ticker and every tenant's pump are child tasks of this call. When it returns every
+    /// subscription has ended and the pub/sub connection is closed; a feed runs once.
+    public func run() async {
+        let claimed = phase.withLock { phase in
+            guard phase == .idle else { return false }
+            phase = .running
+            return true
+        }
+        guard claimed else {
+            log("change feed: run() called on a feed that already ran; ignored")
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            self.log(await self.enableKeyspaceNotifications())
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.tick() }
+                for await job in self.jobs.stream {
+                    switch job {
+                    case .pump(let feed): group.addTask { await feed.pump() }
+                    case .listened: group.addTask { await self.onListening() }
+                    }
+                }
+            }
+        }
+        finish()
+    }
+
+    /// Ends every subscription and refuses new ones; the feed does not run again.
+    private func finish() {
+        phase.withLock { $0 = .stopped }
+        jobs.continuation.finish()
+        registry.listening.store(false, ordering: .sequentiallyConsistent)
+        for feed in registry.all() { feed.close() }
+    }
+
+    /// The pub/sub subscription: wakes a tenant's pump on each notification, every pump on
+    /// each reconnect. Ends when the task is cancelled.
+    private func listen() async {
+        let pushes = RedisSubscriber.pushes(store.redis.configuration, patterns: patterns)
+        for await push in pushes {
+            switch push {
+            case .message(let channel, let message):
+                guard channel.hasPrefix(keyspacePrefix) else {
+                    onExtraMessage(channel, message)
+                    continue
+                }
+                guard let tenant = ChangeFeed.tenant(ofStreamKey: String(channel.dropFirst(keyspacePrefix.count))) else { continue }
+                registry.feed(Name(tenant))?.wake()
+            case .subscribed:
+                // A new generation on every change: whatever was heard before may have been missed since.
+                registry.generation.add(1, ordering: .sequentiallyConsistent)
+                registry.listening.store(true, ordering: .sequentiallyConsistent)
+                // Whatever was written while we were not listening is in the streams: read on.
+                for feed in registry.all() { feed.wake() }
+                jobs.continuation.yield(.listened)
+            case .disconnected(let detail):
+                registry.generation.add(1, ordering: .sequentiallyConsistent)
+                registry.listening.store(false, ordering: .sequentiallyConsistent)
+                log("change feed: the Redis pub/sub connection dropped (\(detail)); reconnecting, then catching up from the streams")
+            }
+        }
+    }
+
+    /// The safety net: wakes every pump each `pollIntervalMilliseconds`, until cancelled.
+    private func tick() async {
+        let interval = Duration.milliseconds(max(10, options.pollIntervalMilliseconds))
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            for feed in registry.all() { feed.wake() }
+        }
+    }
+
+    /// Runs `run` in a task of the feed's own, for a caller that has no `ServiceGroup`; `stop`
+    /// ends it. Answers how keyspace notifications were set up, for the log.
     @discardableResult
     public func start() async -> String {
         let status = await enableKeyspaceNotifications()
-        log(status)
-        subscriber.start()
-        let interval = UInt64(max(10, options.pollIntervalMilliseconds)) * 1_000_000
-        let registry = self.registry
-        let task = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: interval)
-                for feed in registry.all() { feed.wake() }
-            }
-        }
-        ticker.withLock { $0 = task }
+        let task = Task { await self.run() }
+        started.withLock { $0 = task }
         return status
     }
 
-    /// Stops listening and ends every subscription.
+    /// Stops what `start` started and ends every subscription at once.
     public func stop() {
-        subscriber.stop()
-        ticker.withLock { $0?.cancel() }
-        for feed in registry.all() { feed.close() }
+        started.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+        finish()
     }
 
     /// Whether the pub/sub connection is up right now.
@@ -217,11 +282,18 @@ public final class ChangeFeed: Sendable {
     public func subscribe(_ scope: Scope, from cursor: StreamCursor? = nil) async throws(CairnError) -> Subscription {
         let bounds = try await store.streamBounds(tenant: scope.tenant.string)
         var start = cursor ?? bounds.head
+        let jobs = self.jobs.continuation
         let feed = registry.feed(scope.tenant, orMake: {
-            TenantFeed(tenant: scope.tenant, store: store, options: options, log: log, onDrop: onDrop) { [weak self] in
+            let made = TenantFeed(tenant: scope.tenant, store: store, options: options, log: log, onDrop: onDrop) { [weak self] in
                 self?.dropLargest() ?? false
             }
+            // Its pump is a child task of `run` (once it runs; at once when it does).
+            jobs.yield(.pump(made))
+            return made
         })
+        if phase.withLock({ $0 == .stopped }) {
+            throw CairnError(.unavailable, "the change feed is stopped (the server is shutting down)")
+        }
         let mailbox = Mailbox<FeedMessage>(
             capacity: options.maxBufferedEvents, maxBytes: options.maxBufferedBytesPerSubscription, budget: budget,
             weigh: { $0.approximateBytes }, onRoom: { [weak feed] in feed?.wake() })
@@ -243,7 +315,20 @@ public final class ChangeFeed: Sendable {
     }
 }
 
-/// The tenant feeds of a `ChangeFeed`, shared with its subscriber thread and timer.
+/// Where a `ChangeFeed` is in its one run.
+private enum FeedPhase {
+    case idle, running, stopped
+}
+
+/// Work a running `ChangeFeed` starts as child tasks.
+enum FeedJob: Sendable {
+    /// A new tenant's pump.
+    case pump(TenantFeed)
+    /// The pub/sub connection is subscribed (again): run `onListening`.
+    case listened
+}
+
+/// The tenant feeds of a `ChangeFeed`, shared with its listener and ticker.
 final class FeedRegistry: Sendable {
     /// Keyed by `Name`, so look-alike tenants (`"\u{212A}raken"`, `"Kraken"`) get separate feeds.
     private let tenants = Mutex<[Name: TenantFeed]>([:])
@@ -328,8 +413,10 @@ final class TenantFeed: Sendable {
     /// Drops the subscription holding the most bytes in the whole feed; false when none holds any.
     let dropLargest: @Sendable () -> Bool
     let subscriptions = Mutex<[Int: Entry]>([:])
-    private let wakeups: AsyncStream<Void>.Continuation
-    private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
+    /// Set once by `close`: a subscription added later ends at once.
+    private let closed = Atomic<Bool>(false)
+    /// Wake-ups for the pump: at most one waits (a pump that wakes reads everything new).
+    private let wakeups: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
 
     init(
         tenant: Name, store: Store, options: FeedOptions, log: @escaping @Sendable (String) -> Void,
@@ -341,37 +428,41 @@ final class TenantFeed: Sendable {
         self.options = options
         self.log = log
         self.dropLargest = dropLargest
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        wakeups = continuation
-        let task = Task { [weak self] in
-            for await _ in stream {
-                guard let self else { return }
-                await self.drain()
-            }
+        wakeups = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Reads the stream for the subscriptions on each wake-up, until `close` or cancellation.
+    /// A child task of `ChangeFeed.run`; run once per tenant feed.
+    func pump() async {
+        for await _ in wakeups.stream {
+            await drain()
         }
-        pump.withLock { $0 = task }
     }
 
     var count: Int { subscriptions.withLock { $0.count } }
 
     func add(id: Int, scope: Scope, cursor: StreamCursor, mailbox: Mailbox<FeedMessage>, live: Bool) {
         subscriptions.withLock { $0[id] = Entry(scope: scope, cursor: cursor, mailbox: mailbox, live: live) }
+        // Added while the feed closed: `close` either saw it, or it sees `closed` here.
+        if closed.load(ordering: .sequentiallyConsistent), subscriptions.withLock({ $0.removeValue(forKey: id) }) != nil {
+            mailbox.finish()
+        }
     }
 
     func remove(_ id: Int) {
         _ = subscriptions.withLock { $0.removeValue(forKey: id) }
     }
 
-    func wake() { wakeups.yield() }
+    func wake() { wakeups.continuation.yield() }
 
     func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
         let all = subscriptions.withLock { s in
             defer { s.removeAll() }
             return Array(s.values)
         }
         for entry in all { entry.mailbox.finish() }
-        wakeups.finish()
-        pump.withLock { $0?.cancel() }
+        wakeups.continuation.finish()
     }
 
     /// The subscription holding the most buffered bytes, and how many.

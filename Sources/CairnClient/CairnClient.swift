@@ -190,13 +190,14 @@ public final class CairnClient: Sendable {
                 guard let failure = response["error"] else { return response["result"] ?? .null }
                 error = RPCCoding.decodeError(failure)
             } catch let lost where lost.reason == .connectionFailed && attempt < retryPolicy.maxAttempts
-                && CairnClient.survivesReconnect(method)
+                && CairnClient.survivesReconnect(method) && !Task.isCancelled
             {
                 try? await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt, retryAfterMs: nil))
                 try await reconnect(replacing: used)
                 continue
             }
-            guard attempt < retryPolicy.maxAttempts, CairnClient.isRetryable(method, error) else { throw error }
+            // A cancelled caller is not retried for.
+            guard attempt < retryPolicy.maxAttempts, CairnClient.isRetryable(method, error), !Task.isCancelled else { throw error }
             try? await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt, retryAfterMs: error.data["retry_after_ms"]?.intValue))
         }
     }
@@ -217,7 +218,11 @@ public final class CairnClient: Sendable {
             promise.fail(error as? CairnError ?? CairnError(.connectionFailed, "cannot send to the server: \(error)"))
         }
         do {
-            return try await promise.futureResult.get()
+            // A cancelled caller stops waiting at once; the answer, when it comes, is dropped
+            // (the connection stays usable: answers are matched by id).
+            return try await withCancellableWait(cancelled: {
+                CairnError(.outcomeUnknown, "cancelled while waiting for the answer to \(method); the request was sent, its outcome is unknown")
+            }) { deliver in promise.futureResult.whenComplete { deliver($0) } }
         } catch let error as CairnError {
             throw error
         } catch {

@@ -47,7 +47,7 @@ public final class RedisAsyncClient: Sendable {
         let connection = try await connections.shared()
         do {
             return try await connection.send(command)
-        } catch where error.kind == .connection && !connection.events.didTimeOut {
+        } catch where error.kind == .connection && !connection.events.didTimeOut && !Task.isCancelled {
             return try await connections.shared().send(command)
         }
     }
@@ -65,6 +65,11 @@ public final class RedisAsyncClient: Sendable {
         while true {
             attempt += 1
             let lent = try await connections.acquire()
+            if Task.isCancelled {
+                // Cancelled while the connection was being opened: give it back unused.
+                connections.release(lent, reusable: true)
+                throw RedisError(.connection, "cancelled while waiting for a Redis connection")
+            }
             let answersBefore = lent.connection.events.answers
             do {
                 let result = try await body(lent.connection)
@@ -76,7 +81,8 @@ public final class RedisAsyncClient: Sendable {
             } catch let error as RedisError where error.kind == .connection {
                 connections.release(lent, reusable: false)
                 let stale = lent.reused && lent.connection.events.answers == answersBefore && !lent.connection.events.didTimeOut
-                if attempt == 1 && stale { continue }
+                // A cancelled caller is not a stale socket: no second run.
+                if attempt == 1 && stale && !Task.isCancelled { continue }
                 throw error
             } catch {
                 connections.release(lent, reusable: true)

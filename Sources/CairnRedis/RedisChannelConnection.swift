@@ -1,3 +1,4 @@
+import CairnCore
 import NIOCore
 import NIOPosix
 
@@ -86,7 +87,14 @@ public final class RedisChannelConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
         write(commands, promise, writes: writes)
         do {
-            return try await promise.futureResult.valueOnCaller()
+            // A cancelled caller stops waiting at once; the replies still come and are dropped
+            // (the connection stays in order). A lent connection is then given up, not reused
+            // (`.connection`/`.outcomeUnknown` lose it).
+            return try await withCancellableWait(cancelled: {
+                RedisError(
+                    writes ? .outcomeUnknown : .connection,
+                    writes ? "cancelled while waiting for Redis; the write was sent, its outcome is unknown" : "cancelled while waiting for Redis")
+            }) { deliver in promise.futureResult.whenComplete { deliver($0) } }
         } catch let error as RedisError {
             throw error
         } catch {

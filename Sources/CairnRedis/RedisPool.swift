@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// Cairn's way to Redis, all over SwiftNIO with hiredis as the reply parser only: single
 /// commands pipelined on the caller's event loop (`send`), a connection lent whole for a body
@@ -9,7 +10,7 @@ import NIOPosix
 /// Each event loop of `group` has one shared connection and up to `poolSize` lent ones (see
 /// `RedisLoopConnections`); that is `poolSize`'s one meaning. A connection that broke (I/O
 /// error, timeout, Redis restarted) is replaced on its next use.
-public final class RedisPool: Sendable {
+public final class RedisPool: Service {
     public let configuration: RedisConfiguration
     /// Single commands and lent connections, over SwiftNIO on the caller's event loop.
     public let multiplexed: RedisAsyncClient
@@ -42,5 +43,14 @@ public final class RedisPool: Sendable {
     /// Closes every connection; later calls fail with `.connection`.
     public func shutdown() async {
         await multiplexed.shutdown()
+    }
+
+    /// As a `Service`: connections open on demand while this runs; on graceful shutdown or
+    /// cancellation it closes them (`shutdown`) and returns. Start it before the services that
+    /// use it, so that graceful shutdown reaches it after them.
+    public func run() async {
+        // Throws only on cancellation, which ends the run just as graceful shutdown does.
+        try? await gracefulShutdown()
+        await shutdown()
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// The shared parts every connection of a server uses.
@@ -19,10 +20,12 @@ struct ServerContext: Sendable {
 
 /// `cairnd` as a library: a SwiftNIO server speaking the Cairn protocol over TCP.
 ///
-/// `bind` opens the listening socket (port 0 picks a free one: read `port`), `run` serves until
-/// `beginGracefulShutdown` (or the task is cancelled): it then stops accepting, lets every
-/// request in flight finish and be answered, and closes the connections.
-public final class CairnServer: Sendable {
+/// A `Service`. `bind` opens the listening socket (port 0 picks a free one: read `port`) and
+/// starts nothing else; `run` serves until graceful shutdown, `beginGracefulShutdown` or
+/// cancellation: it then stops accepting, lets every request in flight finish and be answered,
+/// and closes the connections. Its change feed (`feed`) is a service of its own, to run before
+/// it (`services` lists both in order).
+public final class CairnServer: Service {
     public let configuration: ServerConfiguration
     public let port: Int
     public let metrics: ServerMetrics
@@ -62,7 +65,8 @@ public final class CairnServer: Sendable {
                 }
             }
         let metrics = ServerMetrics()
-        let registryBox = RegistryBox()
+        // Made before the feed, so that the feed's callbacks reach it from their first call.
+        let registry = ConnectionRegistry()
         let tokens = tokens ?? TokenStore(redis: store.redis, keyPrefix: store.options.keyPrefix)
         let feed = ChangeFeed(
             store: store,
@@ -75,28 +79,25 @@ public final class CairnServer: Sendable {
             onListening: {
                 // Revocations published while the pub/sub connection was down were not heard:
                 // check the tokens that subscriptions run under once more.
-                Task { await registryBox.value?.recheckSubscriptionTokens(tokens) }
+                await registry.recheckSubscriptionTokens(tokens)
             })
         metrics.observeEventBufferBytes { [weak feed] in feed?.bufferedBytes ?? 0 }
-        await feed.start()
         return CairnServer(
             configuration: configuration, store: store, tokens: tokens, logger: logger, channel: channel, feed: feed, metrics: metrics,
-            registryBox: registryBox, tls: tls)
+            registry: registry, tls: tls)
     }
 
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenStore, logger: Logger,
         channel: NIOAsyncChannel<NIOAsyncChannel<[InboundFrame], ByteBuffer>, Never>, feed: ChangeFeed, metrics: ServerMetrics,
-        registryBox: RegistryBox, tls: ServerTLS?
+        registry: ConnectionRegistry, tls: ServerTLS?
     ) {
         self.configuration = configuration
         self.tls = tls
         serverChannel = channel
         port = channel.channel.localAddress?.port ?? configuration.port
         self.metrics = metrics
-        let registry = ConnectionRegistry()
         self.registry = registry
-        registryBox.value = registry
         tokens.onRevocation { hash in registry.revoke(tokenHash: hash) }
         context = ServerContext(
             configuration: configuration, store: store,
@@ -105,9 +106,24 @@ public final class CairnServer: Sendable {
         self.feed = feed
     }
 
-    /// Serves connections until shut down. Returns when every connection has closed.
+    /// The services this server needs, in the order a `ServiceGroup` starts them: its change
+    /// feed, then the server itself (graceful shutdown goes the other way: the connections
+    /// close before the feed stops). The store's Redis client is the caller's to run.
+    public var services: [any Service] { [feed, self] }
+
+    /// Serves connections until graceful shutdown, `beginGracefulShutdown` or cancellation: it
+    /// then stops accepting, lets every request in flight be answered, and closes the
+    /// connections. Returns when every connection has closed. The change feed is a service of
+    /// its own (`feed`, see `services`): without it running, subscriptions get no events.
     public func run() async throws {
-        defer { feed.stop() }
+        try await withGracefulShutdownHandler {
+            try await serve()
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
+        }
+    }
+
+    private func serve() async throws {
         try await withTaskCancellationHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await serverChannel.executeThenClose { inbound in
@@ -411,12 +427,6 @@ actor ConnectionActor {
     init(_ channel: any Channel) {
         self.channel = channel
     }
-}
-
-/// Lets the change feed, made before the registry, reach it.
-final class RegistryBox: @unchecked Sendable {
-    // Set once in CairnServer.init, before the server serves; read-only afterwards.
-    var value: ConnectionRegistry?
 }
 
 extension ConnectionRegistry {

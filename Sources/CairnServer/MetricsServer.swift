@@ -3,12 +3,13 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 
 /// A small HTTP server for operations: `GET /metrics` (Prometheus text exposition),
 /// `GET /health/live` (200 while the process serves HTTP at all) and `GET /health/ready` (200
 /// when `readiness` finds nothing wrong, else 503 with the reasons, one a line). `/health` is
 /// answered as `/health/ready`: a probe written against it must not see 200 while Redis is down.
-public final class MetricsServer: Sendable {
+public final class MetricsServer: Service {
     public let port: Int
     private let channel: any Channel
 
@@ -37,9 +38,15 @@ public final class MetricsServer: Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
-    /// Serves until `close` is called.
+    /// Serves until `close`, graceful shutdown or cancellation (each closes the listener); a
+    /// probe answered meanwhile is answered in full, its connection closing after it.
     public func run() async throws {
-        try await channel.closeFuture.get()
+        let channel = self.channel
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
     }
 
     public func close() {

@@ -1,6 +1,5 @@
 import Cairn
 import CairnRedis
-import Synchronization
 
 /// Whether a server can do its work right now: Redis answers a `PING` within a bounded time and
 /// the change feed's pub/sub connection is up. Liveness (the process answers at all) needs no
@@ -29,38 +28,27 @@ public struct Readiness: Sendable, Hashable {
 
     /// nil when Redis answered `PONG` in time, else what went wrong.
     static func ping(_ redis: RedisPool, timeoutMilliseconds: Int) async -> String? {
-        // The first of the answer and the deadline wins; the loser's result is dropped. A plain
-        // task group would wait for a `PING` stuck on a paused Redis, so the two run unstructured.
-        let once = FirstAnswer()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            once.pending.withLock { $0 = continuation }
-            let finish: @Sendable (String?) -> Void = { outcome in
-                once.pending.withLock { pending in
-                    pending?.resume(returning: outcome)
-                    pending = nil
-                }
-            }
-            // The PING itself ends at the pool's command timeout at the latest.
-            let timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(1, timeoutMilliseconds)) * 1_000_000)
-                finish("no answer to PING within \(timeoutMilliseconds) ms")
-            }
-            Task {
+        // The first of the answer and the deadline wins and the other is cancelled: a PING stuck
+        // on a paused Redis stops waiting at once when cancelled (its late reply is dropped), so
+        // the group ends with the deadline.
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
                 do {
                     let reply = try await redis.send(["PING"])
-                    finish(reply.string == "PONG" ? nil : "answered PING with \(reply)")
+                    return reply.string == "PONG" ? nil : "answered PING with \(reply)"
                 } catch {
-                    finish("\(error)")
+                    return "\(error)"
                 }
-                timer.cancel()
             }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(max(1, timeoutMilliseconds)))
+                return "no answer to PING within \(timeoutMilliseconds) ms"
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
-}
-
-/// The continuation of a check, resumed by whichever answer comes first.
-private final class FirstAnswer: Sendable {
-    let pending = Mutex<CheckedContinuation<String?, Never>?>(nil)
 }
 
 extension CairnServer {

@@ -57,6 +57,12 @@ final class ProxyState: Sendable {
 }
 
 /// The client's side of one proxied connection (all on its event loop).
+///
+/// `@unchecked Sendable` is safe: its mutable state (`upstream`, `tail`, `cut`) is touched
+/// only in handler callbacks and in the upstream connect's callbacks, and the upstream channel
+/// is bootstrapped on this channel's own event loop (`ClientBootstrap(group: context.eventLoop)`),
+/// so every one of them runs on that one thread. Sendable is needed only to capture `self` in
+/// those future callbacks.
 private final class ClientSide: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -122,6 +128,9 @@ private final class ClientSide: ChannelInboundHandler, @unchecked Sendable {
 }
 
 /// Redis's side of one proxied connection.
+///
+/// `@unchecked Sendable` is safe: `cut` is set by `ClientSide` and read here, both on the one
+/// event loop both channels share (see `ClientSide`).
 private final class UpstreamSide: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 

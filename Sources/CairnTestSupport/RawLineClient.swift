@@ -8,6 +8,12 @@ public final class RawLineClient: Sendable {
     private let reader: Reader
 
     /// The line stream's iterator, used by one test task at a time.
+    ///
+    /// `@unchecked Sendable` is safe as tests use it: `iterator` is only touched by one child
+    /// task of `readLine`, and `readLine` returns only once that child has ended (the task
+    /// group awaits it after `cancelAll`); a test awaits each `readLine` before the next, so no
+    /// two tasks ever touch `iterator` at once. An AsyncStream iterator is not Sendable only
+    /// because iterating it from two tasks at once would be wrong.
     final class Reader: @unchecked Sendable {
         var iterator: AsyncStream<String>.AsyncIterator
         init(_ iterator: AsyncStream<String>.AsyncIterator) { self.iterator = iterator }

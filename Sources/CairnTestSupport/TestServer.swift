@@ -4,6 +4,7 @@ import CairnRedis
 import CairnServer
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// A `cairnd` running in this process on a free loopback port, over the tests' real Redis.
 public final class TestServer: Sendable {
@@ -11,6 +12,7 @@ public final class TestServer: Sendable {
     public let adminToken: String
     public let server: CairnServer
     public let store: Store
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     public var port: Int { server.port }
@@ -32,7 +34,12 @@ public final class TestServer: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["CAIRN_TEST_LOG"] == nil ? .critical : .debug
         let server = try await CairnServer.bind(configuration: configuration, store: store, logger: logger)
         self.server = server
-        task = Task { try await server.run() }
+        // The services cairnd runs (the feed, then the server), in a group of their own; the
+        // Redis client is the caller's (the shared one outlives every server).
+        let group = ServiceGroup(
+            configuration: .init(services: server.services.map { .init(service: $0) }, logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
     }
 
     /// A client connected (and, unless `token` is nil and `admin` false, authenticated).
@@ -51,9 +58,10 @@ public final class TestServer: Sendable {
         return try await admin.createToken(tenant: tenant, principal: principal, grants: grants, task: task, role: role).token
     }
 
-    /// Graceful shutdown, and waits until the server stopped.
+    /// Graceful shutdown of the group (the server stops accepting, answers what is in flight and
+    /// closes its connections; then the feed ends its subscriptions), and waits until it stopped.
     public func stop() async {
-        server.beginGracefulShutdown()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }

@@ -80,36 +80,39 @@ struct Cairnd: AsyncParsableCommand {
         try outcome.get()
     }
 
-    /// Connects to Redis, binds, and serves until a shutdown signal.
+    /// Binds every listener, then runs one `ServiceGroup` until a shutdown signal: the Redis
+    /// client, the change feed, the protocol server, then the metrics and MCP listeners. The
+    /// group starts them in that order and shuts them down the other way round, each after the
+    /// one after it has finished: the listeners stop, the connections answer what is in flight
+    /// and close, the feed ends its subscriptions, and only then do the Redis connections close.
     func serve(settings: CairndSettings, redisURL: String, logger: Logger) async throws {
         let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
+        // What is bound so far: on a failure these run and are shut down at once, so that
+        // nothing that started (a listening socket, a Redis connection) outlives the start.
+        var services: [any Service] = [pool]
+        func giveUp(_ failure: ListenFailure, hint: String = "") async -> ExitCode {
+            logger.critical("\(failure)\(hint)")
+            await Self.shutDownAtOnce(services, logger: logger)
+            return ExitCode.failure
+        }
+
         let reachable = try? await pool.send(["PING"])
         if reachable?.string != "PONG" {
             logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")
         }
         let store = Store(redis: pool, options: settings.storeOptions)
-        // Both sockets are open before anything says it listens: a taken port ends the start with
+        // Every socket is open before anything says it listens: a taken port ends the start with
         // the address and the flag that moves it.
         let server: CairnServer
         do {
             server = try await CairnServer.bind(configuration: settings.server, store: store, logger: logger)
         } catch {
-            let failure = ListenFailure(
-                address: settings.listen.description, flag: CairndSetting.listen.flag,
-                environmentVariable: CairndSetting.listen.environmentVariable, error: error)
-            logger.critical("\(failure)")
-            await pool.shutdown()
-            throw ExitCode.failure
+            throw await giveUp(
+                ListenFailure(
+                    address: settings.listen.description, flag: CairndSetting.listen.flag,
+                    environmentVariable: CairndSetting.listen.environmentVariable, error: error))
         }
-        // A later socket that cannot be opened closes what is already open.
-        func giveUp(_ failure: ListenFailure, hint: String = "") async -> ExitCode {
-            logger.critical("\(failure)\(hint)")
-            server.beginGracefulShutdown()
-            server.feed.stop()
-            await pool.shutdown()
-            return ExitCode.failure
-        }
-        var services: [any Service] = [CairnService(server: server)]
+        services += server.services
         var metricsLine: String?
         if let address = settings.metrics {
             do {
@@ -118,7 +121,7 @@ struct Cairnd: AsyncParsableCommand {
                     tls: server.tls)
                 let bound = HostPort(host: address.host, port: metrics.port)
                 metricsLine = "metrics on \(server.tls == nil ? "http" : "https")://\(bound)/metrics, health on /health/live and /health/ready"
-                services.append(MetricsService(server: metrics))
+                services.append(metrics)
             } catch {
                 throw await giveUp(
                     ListenFailure(
@@ -147,32 +150,13 @@ struct Cairnd: AsyncParsableCommand {
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("cairnd stopped: every connection closed")
-        await pool.shutdown()
     }
-}
 
-/// The protocol server as a service: graceful shutdown stops accepting, finishes the requests
-/// in flight, then closes the connections.
-struct CairnService: Service {
-    let server: CairnServer
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.run()
-        } onGracefulShutdown: {
-            server.beginGracefulShutdown()
-        }
-    }
-}
-
-struct MetricsService: Service {
-    let server: MetricsServer
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.run()
-        } onGracefulShutdown: {
-            server.close()
-        }
+    /// Runs `services` only to shut them down gracefully at once (a start that failed half-way):
+    /// each closes what it opened, in the group's reverse order.
+    static func shutDownAtOnce(_ services: [any Service], logger: Logger) async {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        await group.triggerGracefulShutdown()
+        try? await group.run()
     }
 }
