@@ -81,10 +81,21 @@ struct Cairnd: AsyncParsableCommand {
 
     /// Connects to Redis, binds, and serves until a shutdown signal.
     func serve(settings: CairndSettings, redisURL: String, logger: Logger) async throws {
-        let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
-        let reachable = try? await pool.send(["PING"])
-        if reachable?.string != "PONG" {
-            logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")
+        // With rediss://, making the configuration reads the TLS files: not on Swift's cooperative pool.
+        let configuration = try await NIOThreadPool.singleton.runIfActive {
+            try RedisConfiguration(url: redisURL, poolSize: settings.poolSize, tls: settings.redisTLS)
+        }
+        let pool = RedisPool(configuration: configuration)
+        // Why it does not answer (a TLS refusal, a wrong port) is what the operator needs.
+        var unreachable: String?
+        do {
+            let reply = try await pool.send(["PING"])
+            if reply.string != "PONG" { unreachable = "it answered PING with \(reply)" }
+        } catch {
+            unreachable = error.message
+        }
+        if let unreachable {
+            logger.warning("Redis at \(pool.configuration) does not answer yet (\(unreachable)); requests get 'unavailable' until it does")
         }
         let store = Store(redis: pool, options: settings.storeOptions)
         // Both sockets are open before anything says it listens: a taken port ends the start with
