@@ -56,22 +56,88 @@ extension TestRedis {
     ) async throws -> TLSRedisServer {
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-tls-redis-\(UUID().uuidString)").path
-            let tlsPort = RedisServerProcess.freeLoopbackPort()
-            var plainPort = RedisServerProcess.freeLoopbackPort()
-            while plainPort == tlsPort { plainPort = RedisServerProcess.freeLoopbackPort() }
-            let options = RedisServerProcess.Options(
-                dataDirectory: directory, port: plainPort, appendOnly: false,
-                extraArguments: [
-                    "--tls-port", String(tlsPort), "--tls-cert-file", certificate, "--tls-key-file", key,
-                    "--tls-ca-cert-file", clientCA, "--tls-auth-clients", requireClientCertificates ? "yes" : "no",
-                ])
+            let (options, tlsPort) = tlsServerOptions(
+                certificate: certificate, key: key, clientCA: clientCA, requireClientCertificates: requireClientCertificates)
             do {
                 let process = try await RedisServerProcess.started(options)
                 return TLSRedisServer(process: process, tlsPort: tlsPort)
             } catch {
                 lastError = error
-                try? FileManager.default.removeItem(atPath: directory)
+                try? FileManager.default.removeItem(atPath: options.dataDirectory)
+            }
+        }
+        throw lastError ?? RedisError(.connection, "the TLS redis-server did not start")
+    }
+
+    /// One attempt's options: a fresh data folder and two ports picked as `RedisServerProcess`
+    /// picks one.
+    static func tlsServerOptions(
+        certificate: String, key: String, clientCA: String, requireClientCertificates: Bool
+    ) -> (RedisServerProcess.Options, tlsPort: Int) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-tls-redis-\(UUID().uuidString)").path
+        let tlsPort = RedisServerProcess.freeLoopbackPort()
+        var plainPort = RedisServerProcess.freeLoopbackPort()
+        while plainPort == tlsPort { plainPort = RedisServerProcess.freeLoopbackPort() }
+        let options = RedisServerProcess.Options(
+            dataDirectory: directory, port: plainPort, appendOnly: false,
+            extraArguments: [
+                "--tls-port", String(tlsPort), "--tls-cert-file", certificate, "--tls-key-file", key,
+                "--tls-ca-cert-file", clientCA, "--tls-auth-clients", requireClientCertificates ? "yes" : "no",
+            ])
+        return (options, tlsPort)
+    }
+}
+
+/// `CAIRN_TEST_REDIS_TLS=1` (without `CAIRN_TEST_REDIS_URL`): the suite's shared Redis is a TLS
+/// redis-server, and `TestRedis.pool` — every `TestRedis.store()`, so the whole store suite —
+/// reaches it over TLS, verified against a CA made for the run. `TestRedis.url` stays its plain
+/// harness port, for the tests that start `cairnd` or connect on their own.
+enum SharedTLSRedis {
+    struct Shared: @unchecked Sendable {
+        let server: TLSRedisServer
+        let certificates: TestCertificates
+    }
+
+    static let shared: Shared? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["CAIRN_TEST_REDIS_TLS"] == "1", environment["CAIRN_TEST_REDIS_URL"]?.isEmpty ?? true else { return nil }
+        do {
+            let certificates = try TestCertificates(name: "shared")
+            let server = try TestRedis.startTLSServerWaiting(
+                certificate: certificates.serverCertificate, key: certificates.serverKey, clientCA: certificates.caCertificate)
+            atexit {
+                SharedTLSRedis.shared?.server.process.stop(save: false)
+                SharedTLSRedis.shared?.certificates.remove()
+            }
+            return Shared(server: server, certificates: certificates)
+        } catch {
+            fatalError("CAIRN_TEST_REDIS_TLS=1 needs a TLS redis-server and openssl: \(error)")
+        }
+    }()
+
+    /// The shared pool's configuration over TLS.
+    static func poolConfiguration(_ shared: Shared) -> RedisConfiguration {
+        var configuration = try! RedisConfiguration(
+            url: shared.server.url, poolSize: 8, tls: RedisTLSOptions(caFile: shared.certificates.caCertificate))
+        configuration.connectTimeoutMilliseconds = 10_000
+        return configuration
+    }
+}
+
+extension TestRedis {
+    /// The TLS port `TestRedis.pool` uses under `CAIRN_TEST_REDIS_TLS=1`; nil otherwise.
+    public static var sharedTLSPort: Int? { SharedTLSRedis.shared?.server.tlsPort }
+
+    /// `startTLSServer`, waiting on this thread (for a `static let`, as `TestRedis.url` starts its server).
+    static func startTLSServerWaiting(certificate: String, key: String, clientCA: String) throws -> TLSRedisServer {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let (options, tlsPort) = tlsServerOptions(certificate: certificate, key: key, clientCA: clientCA, requireClientCertificates: false)
+            do {
+                return TLSRedisServer(process: try RedisServerProcess(options), tlsPort: tlsPort)
+            } catch {
+                lastError = error
+                try? FileManager.default.removeItem(atPath: options.dataDirectory)
             }
         }
         throw lastError ?? RedisError(.connection, "the TLS redis-server did not start")

@@ -154,6 +154,15 @@ import Testing
         }
     }
 
+    /// `CAIRN_TEST_REDIS_TLS=1 swift test`: the store suite's shared pool is a TLS one.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CAIRN_TEST_REDIS_TLS"] == "1"))
+    func theSharedPoolSpeaksTLSWhenAskedTo() async throws {
+        let port = try #require(TestRedis.sharedTLSPort, "CAIRN_TEST_REDIS_TLS=1 is ignored with CAIRN_TEST_REDIS_URL")
+        #expect(TestRedis.pool.configuration.tls != nil && TestRedis.pool.configuration.port == port)
+        let me = try await TestRedis.pool.send(["CLIENT", "INFO"]).string ?? ""
+        #expect(me.contains("laddr=127.0.0.1:\(port)"), "\(me)")
+    }
+
     @Test func mutualTLSWithTheClientsCertificateWorks() async throws {
         let certificates = try TestCertificates()
         defer { certificates.remove() }
