@@ -93,7 +93,7 @@ extension TestRedis {
 /// reaches it over TLS, verified against a CA made for the run. `TestRedis.url` stays its plain
 /// harness port, for the tests that start `cairnd` or connect on their own.
 enum SharedTLSRedis {
-    struct Shared: @unchecked Sendable {
+    struct Shared: Sendable {
         let server: TLSRedisServer
         let certificates: TestCertificates
     }
