@@ -14,6 +14,18 @@ public struct CairndOptions: ParsableArguments {
     @Option(name: .customLong(CairndSetting.redisURLFile.name), help: ArgumentHelp(CairndSetting.redisURLFile.help))
     public var redisURLFile: String?
 
+    @Option(name: .customLong(CairndSetting.redisTLSCA.name), help: ArgumentHelp(CairndSetting.redisTLSCA.help))
+    public var redisTLSCA: String?
+
+    @Option(name: .customLong(CairndSetting.redisTLSCert.name), help: ArgumentHelp(CairndSetting.redisTLSCert.help))
+    public var redisTLSCert: String?
+
+    @Option(name: .customLong(CairndSetting.redisTLSKey.name), help: ArgumentHelp(CairndSetting.redisTLSKey.help))
+    public var redisTLSKey: String?
+
+    @Option(name: .customLong(CairndSetting.redisTLSServerName.name), help: ArgumentHelp(CairndSetting.redisTLSServerName.help))
+    public var redisTLSServerName: String?
+
     @Option(name: .customLong(CairndSetting.dataDir.name), help: ArgumentHelp(CairndSetting.dataDir.help))
     public var dataDir: String?
 
@@ -86,7 +98,8 @@ public struct CairndOptions: ParsableArguments {
     /// checked to be numbers by ArgumentParser; their bounds are checked with the others').
     public var given: [CairndSetting: String] {
         let values: [(CairndSetting, (any CustomStringConvertible)?)] = [
-            (.listen, listen), (.redisURL, redisURL), (.redisURLFile, redisURLFile), (.dataDir, dataDir),
+            (.listen, listen), (.redisURL, redisURL), (.redisURLFile, redisURLFile), (.redisTLSCA, redisTLSCA),
+            (.redisTLSCert, redisTLSCert), (.redisTLSKey, redisTLSKey), (.redisTLSServerName, redisTLSServerName), (.dataDir, dataDir),
             (.redisPoolSize, redisPoolSize), (.auth, auth), (.adminTokenFile, adminTokenFile), (.metricsListen, metricsListen),
             (.maxLineBytes, maxLineBytes), (.maxValueBytes, maxValueBytes), (.maxConnections, maxConnections),
             (.authTimeoutMs, authTimeoutMs), (.maxSubscriptions, maxSubscriptions), (.maxBufferedEvents, maxBufferedEvents),

@@ -76,8 +76,15 @@ extension CairndSetting {
     public static let redisURL = CairndSetting(
         "redis-url", secret: true,
         about:
-            "Redis URL redis://[[user]:password@]host[:port][/db]; without one (here, in the environment or in --redis-url-file), cairnd starts its own redis-server (data under --data-dir)."
+            "Redis URL redis://[[user]:password@]host[:port][/db], or rediss://… for TLS; without one (here, in the environment or in --redis-url-file), cairnd starts its own redis-server (data under --data-dir)."
     )
+    public static let redisTLSCA = CairndSetting(
+        "redis-tls-ca", about: "PEM CA file that signs Redis's certificate (rediss:// only); without it, the system's CAs.")
+    public static let redisTLSCert = CairndSetting(
+        "redis-tls-cert", about: "PEM client certificate shown to Redis (rediss://, for tls-auth-clients); needs --redis-tls-key.")
+    public static let redisTLSKey = CairndSetting("redis-tls-key", about: "PEM private key of --redis-tls-cert.")
+    public static let redisTLSServerName = CairndSetting(
+        "redis-tls-server-name", about: "The name Redis's certificate must be for (rediss://); without it, the Redis URL's host.")
     public static let redisURLFile = CairndSetting(
         "redis-url-file",
         about: "File holding the Redis URL, so that its password is in neither the environment nor the process list; --redis-url and CAIRN_REDIS_URL win over it.")
@@ -140,7 +147,7 @@ extension CairndSetting {
 
     /// Every setting, in the order of `--help` and of the start-up line.
     public static let all: [CairndSetting] = [
-        listen, redisURL, redisURLFile, dataDir, redisPoolSize, auth, adminTokenFile, adminToken, metricsListen, maxLineBytes,
+        listen, redisURL, redisURLFile, redisTLSCA, redisTLSCert, redisTLSKey, redisTLSServerName, dataDir, redisPoolSize, auth, adminTokenFile, adminToken, metricsListen, maxLineBytes,
         maxValueBytes, maxConnections, authTimeoutMs, maxSubscriptions, maxBufferedEvents, maxEventBufferBytes,
         maxPendingOutputBytes, historyLimit, streamLength, requestIdRetentionMs, keyPrefix, logLevel, tlsCert, tlsKey, tlsClientCA,
         mcpListen,

@@ -1,5 +1,6 @@
 import Cairn
 import CairnCore
+import CairnRedis
 import CairnServer
 import Configuration
 import Foundation
@@ -25,6 +26,9 @@ public struct CairndSettings: Sendable {
     public var listen: HostPort
     /// nil: cairnd starts its own redis-server with its data under `dataDirectory`.
     public var redisURL: String?
+    /// TLS to Redis (a `rediss://` URL): CA, client certificate, server name; empty otherwise.
+    /// The files are read when the Redis configuration is made from it.
+    public var redisTLS: RedisTLSOptions
     public var dataDirectory: String
     public var poolSize: Int
     public var adminTokens: [String]
@@ -107,6 +111,7 @@ public struct CairndSettings: Sendable {
 
         listen = try reader.listenAddress(.listen, what: "listen address")
         redisURL = reader.text(.redisURL)
+        redisTLS = try reader.redisTLS(url: redisURL)
         dataDirectory = reader.text(.dataDir) ?? ""
         poolSize = try reader.number(.redisPoolSize)
         let authText = reader.text(.auth) ?? ""
@@ -162,6 +167,14 @@ public struct CairndSettings: Sendable {
         self.server = server
     }
 
+    /// What the Redis TLS options say, for the start-up line.
+    static func describe(_ tls: RedisTLSOptions) -> String {
+        var parts = ["CA \(tls.caFile ?? "system")"]
+        if let certificate = tls.certificateFile { parts.append("cert \(certificate)") }
+        if let name = tls.serverName { parts.append("server name \(name)") }
+        return parts.joined(separator: ", ")
+    }
+
     /// The first `maxBytes` bytes of the file at `path`; nil when it cannot be opened or read.
     public static func readPrefix(_ path: String, _ maxBytes: Int) -> [UInt8]? {
         guard let file = FileHandle(forReadingAtPath: path) else { return nil }
@@ -180,6 +193,7 @@ public struct CairndSettings: Sendable {
         [
             "listen=\(listen)",
             "redis=\(redisURL.map(Redaction.url) ?? "embedded (data in \(dataDirectory))")",
+            "redis_tls=\(redisURL?.hasPrefix("rediss://") == true ? Self.describe(redisTLS) : "off")",
             "pool=\(poolSize)", "auth=\(auth.rawValue)",
             "admin_tokens=\(adminTokenSources.isEmpty ? "none" : adminTokenSources.joined(separator: ", "))",
             "metrics=\(metrics?.description ?? "off")", "max_line_bytes=\(server.maxLineBytes)",

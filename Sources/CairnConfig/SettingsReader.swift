@@ -1,4 +1,5 @@
 import CairnCore
+import CairnRedis
 import CairnServer
 import Configuration
 
@@ -41,6 +42,30 @@ struct SettingsReader {
 
     func listenAddressOrOff(_ setting: CairndSetting, what: String) throws(CairndSettingsError) -> HostPort? {
         text(setting) == "off" ? nil : try listenAddress(setting, what: what)
+    }
+
+    /// TLS to Redis: options only with a `rediss://` URL (with none, or a `redis://` one, they
+    /// would be ignored while whoever gave them expects TLS), and a client certificate with its key.
+    func redisTLS(url: String?) throws(CairndSettingsError) -> RedisTLSOptions {
+        let options = RedisTLSOptions(
+            caFile: text(.redisTLSCA), certificateFile: text(.redisTLSCert), keyFile: text(.redisTLSKey),
+            serverName: text(.redisTLSServerName))
+        if options.isEmpty { return options }
+        let given = [CairndSetting.redisTLSCA, .redisTLSCert, .redisTLSKey, .redisTLSServerName].filter { text($0) != nil }
+            .map(\.flag).joined(separator: ", ")
+        guard let url else {
+            throw CairndSettingsError(
+                "Redis TLS settings (\(given)) need a rediss:// Redis URL (--redis-url); the embedded redis-server is plain TCP on loopback")
+        }
+        guard url.hasPrefix("rediss://") else {
+            throw CairndSettingsError("Redis TLS settings (\(given)) are for TLS, but the Redis URL is not rediss:// (plain TCP): use rediss://")
+        }
+        if (options.certificateFile == nil) != (options.keyFile == nil) {
+            throw CairndSettingsError(
+                "a client certificate for Redis needs both --redis-tls-cert and --redis-tls-key (CAIRN_REDIS_TLS_CERT, CAIRN_REDIS_TLS_KEY)")
+        }
+        if options.serverName?.isEmpty == true { throw CairndSettingsError("--redis-tls-server-name is empty") }
+        return options
     }
 
     /// TLS needs a certificate and its key; a client CA (mutual TLS) needs both too.

@@ -24,11 +24,21 @@ public final class RedisChannelConnection: Sendable {
         let events = RedisChannelEvents()
         let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMilliseconds))
         let peer = configuration.description
+        let connectTimeout = TimeAmount.milliseconds(Int64(configuration.connectTimeoutMilliseconds))
+        // TCP and (with TLS) the handshake together must be done within the connect timeout.
+        let deadline = NIODeadline.now() + connectTimeout
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMilliseconds)))
+            .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = configuration.tls {
+                        try tls.addHandlers(
+                            to: channel, host: configuration.host, peer: peer, deadline: deadline,
+                            timeoutMilliseconds: configuration.connectTimeoutMilliseconds)
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(TLSRedisDetector(peer: peer))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeout: timeout, peer: peer, events: events, onPush: onPush))
                 }
             }
@@ -41,12 +51,22 @@ public final class RedisChannelConnection: Sendable {
         return connected.flatMapErrorThrowing { error in
             throw RedisError(.connection, "cannot reach Redis at \(configuration): \(RedisChannelConnection.describe(error))")
         }.flatMap { channel in
+            // With TLS, connected means the handshake is done (its failure closes the channel).
+            guard configuration.tls != nil else { return loop.makeSucceededFuture(channel) }
+            return RedisTLS.handshakeDone(on: channel).map { channel }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }.flatMap { channel in
             let connection = RedisChannelConnection(channel: channel, events: events)
             var setup: [RedisCommand] = []
             if let password = configuration.password {
                 setup.append(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
             }
             if configuration.database != 0 { setup.append(["SELECT", String(configuration.database)]) }
+            // Under TLS 1.3 a client's handshake is done before Redis has checked its certificate;
+            // a refusal then comes with the first reply, which should be connect's.
+            if configuration.tls != nil && setup.isEmpty { setup.append(["PING"]) }
             guard !setup.isEmpty else { return loop.makeSucceededFuture(connection) }
             let promise = loop.makePromise(of: [RedisValue].self)
             connection.write(setup, promise)

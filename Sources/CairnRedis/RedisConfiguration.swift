@@ -1,4 +1,5 @@
-/// Where Redis is and how to talk to it: `redis://[[user]:password@]host[:port][/db]`.
+/// Where Redis is and how to talk to it: `redis://[[user]:password@]host[:port][/db]`, or
+/// `rediss://…` for TLS.
 public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -11,12 +12,15 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var connectTimeoutMilliseconds: Int
     /// How long a command may wait for its reply before the connection is declared dead.
     public var commandTimeoutMilliseconds: Int
+    /// TLS for every connection (shared, lent and pub/sub ones alike); nil: plain TCP.
+    public var tls: RedisTLS?
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil,
         database: Int = 0, poolSize: Int = 8, connectTimeoutMilliseconds: Int = 1000,
-        commandTimeoutMilliseconds: Int = 5000
+        commandTimeoutMilliseconds: Int = 5000, tls: RedisTLS? = nil
     ) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.username = username
@@ -27,13 +31,21 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.commandTimeoutMilliseconds = commandTimeoutMilliseconds
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`.
-    public init(url: String, poolSize: Int = 8) throws(RedisError) {
-        let prefix = "redis://"
-        guard url.hasPrefix(prefix) else {
-            throw RedisError(.configuration, "Redis URL must start with redis:// (got \(RedisConfiguration.redact(url)))")
+    /// Parses `redis://[[user]:password@]host[:port][/db]` (plain TCP) or `rediss://…` (TLS with
+    /// `tls`: system CAs and the URL's host unless it says otherwise). TLS options with a
+    /// `redis://` URL are refused rather than ignored: whoever gave them expects TLS. With
+    /// `rediss://` this reads the TLS files: call it off the event loops.
+    public init(url: String, poolSize: Int = 8, tls options: RedisTLSOptions = RedisTLSOptions()) throws(RedisError) {
+        let secure = url.hasPrefix("rediss://")
+        guard secure || url.hasPrefix("redis://") else {
+            throw RedisError(.configuration, "Redis URL must start with redis:// or rediss:// (got \(RedisConfiguration.redact(url)))")
         }
-        var rest = Substring(url.dropFirst(prefix.count))
+        guard secure || options.isEmpty else {
+            throw RedisError(
+                .configuration,
+                "Redis TLS settings (--redis-tls-ca, --redis-tls-cert, --redis-tls-key, --redis-tls-server-name) are given, but the Redis URL is redis:// (plain TCP): use rediss:// for TLS")
+        }
+        var rest = Substring(url.dropFirst(secure ? "rediss://".count : "redis://".count))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -81,14 +93,16 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw RedisError(.configuration, "Redis URL has no host") }
         guard poolSize >= 1 else { throw RedisError(.configuration, "Redis pool size must be at least 1") }
-        self.init(host: host, port: port, username: username, password: password, database: database, poolSize: poolSize)
+        self.init(
+            host: host, port: port, username: username, password: password, database: database, poolSize: poolSize,
+            tls: secure ? try RedisTLS(options) : nil)
     }
 
     /// The URL without its password, fit for logs.
     public var description: String {
         let credentials = password == nil ? "" : "\(username ?? ""):***@"
         let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(credentials)\(shownHost):\(port)/\(database)"
+        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(shownHost):\(port)/\(database)"
     }
 
     static func redact(_ url: String) -> String {

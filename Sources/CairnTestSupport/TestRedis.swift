@@ -10,6 +10,7 @@ import Testing
 public enum TestRedis {
     public static let url: String = {
         if let url = ProcessInfo.processInfo.environment["CAIRN_TEST_REDIS_URL"], !url.isEmpty { return url }
+        if let shared = SharedTLSRedis.shared { return shared.server.process.url }  // CAIRN_TEST_REDIS_TLS=1
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-test-redis-\(getpid())").path
         do {
             let server = try RedisServerProcess(.init(dataDirectory: directory, appendOnly: false))
@@ -24,7 +25,7 @@ public enum TestRedis {
     nonisolated(unsafe) static var privateServer: RedisServerProcess?
 
     public static let pool: RedisPool = {
-        var configuration = try! RedisConfiguration(url: url, poolSize: 8)
+        var configuration = try! SharedTLSRedis.shared.map(SharedTLSRedis.poolConfiguration) ?? RedisConfiguration(url: url, poolSize: 8)
         configuration.commandTimeoutMilliseconds = 10_000
         return RedisPool(configuration: configuration)
     }()

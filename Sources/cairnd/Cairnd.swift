@@ -86,7 +86,11 @@ struct Cairnd: AsyncParsableCommand {
     /// one after it has finished: the listeners stop, the connections answer what is in flight
     /// and close, the feed ends its subscriptions, and only then do the Redis connections close.
     func serve(settings: CairndSettings, redisURL: String, logger: Logger) async throws {
-        let pool = RedisPool(configuration: try RedisConfiguration(url: redisURL, poolSize: settings.poolSize))
+        // With rediss://, making the configuration reads the TLS files: not on Swift's cooperative pool.
+        let configuration = try await NIOThreadPool.singleton.runIfActive {
+            try RedisConfiguration(url: redisURL, poolSize: settings.poolSize, tls: settings.redisTLS)
+        }
+        let pool = RedisPool(configuration: configuration)
         // What is bound so far: on a failure these run and are shut down at once, so that
         // nothing that started (a listening socket, a Redis connection) outlives the start.
         var services: [any Service] = [pool]
@@ -96,9 +100,16 @@ struct Cairnd: AsyncParsableCommand {
             return ExitCode.failure
         }
 
-        let reachable = try? await pool.send(["PING"])
-        if reachable?.string != "PONG" {
-            logger.warning("Redis at \(pool.configuration) does not answer yet; requests get 'unavailable' until it does")
+        // Why it does not answer (a TLS refusal, a wrong port) is what the operator needs.
+        var unreachable: String?
+        do {
+            let reply = try await pool.send(["PING"])
+            if reply.string != "PONG" { unreachable = "it answered PING with \(reply)" }
+        } catch {
+            unreachable = error.message
+        }
+        if let unreachable {
+            logger.warning("Redis at \(pool.configuration) does not answer yet (\(unreachable)); requests get 'unavailable' until it does")
         }
         let store = Store(redis: pool, options: settings.storeOptions)
         // Every socket is open before anything says it listens: a taken port ends the start with
