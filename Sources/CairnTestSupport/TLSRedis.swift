@@ -103,7 +103,7 @@ enum SharedTLSRedis {
         let environment = ProcessInfo.processInfo.environment
         guard environment["CAIRN_TEST_REDIS_TLS"] == "1", environment["CAIRN_TEST_REDIS_URL"]?.isEmpty ?? true else { return nil }
         do {
-            let certificates = try TestCertificates(name: "shared")
+            let certificates = try TestCertificates.generatedBlocking(name: "shared")  // once, before any test runs
             let server = try TestRedis.startTLSServerWaiting(
                 certificate: certificates.serverCertificate, key: certificates.serverKey, clientCA: certificates.caCertificate)
             atexit {

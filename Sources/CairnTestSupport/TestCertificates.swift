@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Throw-away certificates made at test time with the `openssl` binary: a CA, server
 /// certificates it signs (for `127.0.0.1`/`localhost`, or for another host only), and a client
@@ -15,8 +16,21 @@ public struct TestCertificates: Sendable {
     public var clientCertificate: String { "\(folder)/client.pem" }
     public var clientKey: String { "\(folder)/client-key.pem" }
 
-    /// A CA and its certificates; `name` tells two sets apart in their subjects.
-    public init(name: String = "cairn-test") throws {
+    /// A CA and its certificates; `name` tells two sets apart in their subjects. `openssl` runs
+    /// (seven times, RSA key generation each) on NIO's blocking pool: on Swift's cooperative
+    /// pool — two threads here — several suites making certificates at once stalled every other
+    /// test's deadlines for tens of seconds.
+    public init(name: String = "cairn-test") async throws {
+        self = try await NIOThreadPool.singleton.runIfActive { try TestCertificates(generating: name) }
+    }
+
+    /// The same, made on the calling thread: only for set-up that is not async (the shared TLS
+    /// Redis, made once before any test runs).
+    public static func generatedBlocking(name: String) throws -> TestCertificates {
+        try TestCertificates(generating: name)
+    }
+
+    private init(generating name: String) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/ca-key.pem", "-out", caCertificate,

@@ -8,7 +8,7 @@ import Testing
 /// cannot work stop its start with the file or flag that is wrong.
 @Suite struct RedisTLSBinaryTests {
     @Test func cairndServesOverARedissURL() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await TestRedis.withPrivateTLSServer(
             certificate: certificates.serverCertificate, key: certificates.serverKey, clientCA: certificates.caCertificate,

@@ -7,7 +7,7 @@ import Testing
 /// The CLI over `cairns://`, against an in-process TLS cairnd with certificates made at test time.
 @Suite struct TLSCommandTests {
     @Test func cliConnectsOverTLSWithTheCAFromAFlagOrTheEnvironment() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let server = try await TestServer {
             $0.tls = ServerTLSSettings(certificateFile: certificates.serverCertificate, keyFile: certificates.serverKey)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func cliShowsAClientCertificateForMutualTLS() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let server = try await TestServer {
             $0.tls = ServerTLSSettings(
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func healthOverHTTPSOnTheSameCertificate() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let tls = try ServerTLS(settings: ServerTLSSettings(certificateFile: certificates.serverCertificate, keyFile: certificates.serverKey))
         let metrics = try await MetricsServer.bind(

@@ -7,8 +7,8 @@ import Testing
 /// `cairnd` itself reads its certificate again on `SIGHUP`.
 @Suite struct TLSReloadBinaryTests {
     @Test func sighupServesTheNewCertificateToNewConnectionsWhileOldOnesKeepWorking() async throws {
-        let first = try TestCertificates(name: "first")
-        let second = try TestCertificates(name: "second")
+        let first = try await TestCertificates(name: "first")
+        let second = try await TestCertificates(name: "second")
         defer {
             first.remove()
             second.remove()

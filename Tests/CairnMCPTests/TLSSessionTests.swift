@@ -15,7 +15,7 @@ import Testing
 /// the CA they were given. The MCP side is the official SDK's `Client` on an in-memory transport.
 @Suite struct TLSSessionTests {
     @Test func toolsAndResourceUpdatesWorkOverCairns() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let server = try await TestServer {
             $0.tls = ServerTLSSettings(certificateFile: certificates.serverCertificate, keyFile: certificates.serverKey)

@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func verifiedConnectAnnouncesTLSAndServes() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await withTLSServer(certificates) { server in
             let client = try await CairnClient.connect(
@@ -72,8 +72,8 @@ import Testing
     }
 
     @Test func unknownCAIsRefusedAndNamed() async throws {
-        let certificates = try TestCertificates()
-        let stranger = try TestCertificates(name: "stranger")
+        let certificates = try await TestCertificates()
+        let stranger = try await TestCertificates(name: "stranger")
         defer {
             certificates.remove()
             stranger.remove()
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func wrongHostIsRefusedAndNamed() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let server = try await TestServer {
             $0.tls = ServerTLSSettings(certificateFile: certificates.otherHostCertificate, keyFile: certificates.otherHostKey)
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func plaintextClientIsClosedWithoutHello() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await withTLSServer(certificates) { server in
             let raw = try await RawLineClient(port: server.port)
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func tlsClientOnPlaintextServerIsNamed() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let server = try await TestServer()
         let error = await connectError { () async throws(CairnError) in
@@ -129,8 +129,8 @@ import Testing
     }
 
     @Test func mutualTLSNeedsAClientCertificateAndStillATokenAfterIt() async throws {
-        let certificates = try TestCertificates()
-        let stranger = try TestCertificates(name: "stranger")
+        let certificates = try await TestCertificates()
+        let stranger = try await TestCertificates(name: "stranger")
         defer {
             certificates.remove()
             stranger.remove()
@@ -160,9 +160,9 @@ import Testing
     }
 
     @Test func reloadServesTheNewCertificateToNewConnectionsAndKeepsOldOnes() async throws {
-        let first = try TestCertificates(name: "first")
-        let second = try TestCertificates(name: "second")
-        let live = try TestCertificates(name: "live")
+        let first = try await TestCertificates(name: "first")
+        let second = try await TestCertificates(name: "second")
+        let live = try await TestCertificates(name: "live")
         defer {
             first.remove()
             second.remove()
@@ -216,7 +216,7 @@ import Testing
 /// The server names TLS refusals in its log.
 @Suite struct TLSLogTests {
     @Test func plaintextClientsAndMissingClientCertificatesAreNamedInTheLog() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let capture = LogCapture()
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)

@@ -25,8 +25,8 @@ import Testing
         #expect(try RedisConfiguration(url: "rediss://[::1]").port == 6379)
     }
 
-    @Test func tlsOptionsWithAPlainURLAreRefusedNotIgnored() throws {
-        let certificates = try TestCertificates()
+    @Test func tlsOptionsWithAPlainURLAreRefusedNotIgnored() async throws {
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://db", tls: RedisTLSOptions(caFile: certificates.caCertificate)) }
         do {
@@ -42,8 +42,8 @@ import Testing
         }
     }
 
-    @Test func badTLSFilesAreNamedInTheError() throws {
-        let certificates = try TestCertificates()
+    @Test func badTLSFilesAreNamedInTheError() async throws {
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         func refusal(_ options: RedisTLSOptions) -> String? {
             do {
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func theStoreWorksOverTLS() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates) { server in
             let pool = RedisPool(configuration: try server.configuration(RedisTLSOptions(caFile: certificates.caCertificate)))
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func aSubscriptionGetsItsEventsThroughPubSubOverTLS() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates) { server in
             let pool = RedisPool(configuration: try server.configuration(RedisTLSOptions(caFile: certificates.caCertificate)))
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func mutualTLSWithTheClientsCertificateWorks() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates, requireClientCertificates: true) { server in
             let options = RedisTLSOptions(
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func mutualTLSWithoutACertificateIsRefusedAtConnectAndSaysSo() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates, requireClientCertificates: true) { server in
             let failure = await Self.connectFailure(try server.configuration(RedisTLSOptions(caFile: certificates.caCertificate)))
@@ -188,7 +188,7 @@ import Testing
             #expect(failure?.message.contains("--redis-tls-cert and --redis-tls-key") == true, "\(String(describing: failure))")
 
             // A certificate from a CA Redis does not know is refused too.
-            let stranger = try TestCertificates(name: "stranger")
+            let stranger = try await TestCertificates(name: "stranger")
             defer { stranger.remove() }
             let foreign = RedisTLSOptions(
                 caFile: certificates.caCertificate, certificateFile: stranger.clientCertificate, keyFile: stranger.clientKey)
@@ -198,9 +198,9 @@ import Testing
     }
 
     @Test func aServerCertificateFromAStrangersCAIsRefused() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
-        let stranger = try TestCertificates(name: "stranger")
+        let stranger = try await TestCertificates(name: "stranger")
         defer { stranger.remove() }
         try await Self.withServer(certificates) { server in
             let failure = await Self.connectFailure(try server.configuration(RedisTLSOptions(caFile: stranger.caCertificate)))
@@ -214,7 +214,7 @@ import Testing
     }
 
     @Test func aCertificateForAnotherHostIsRefusedUnlessItsNameIsGiven() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates, otherHost: true) { server in
             for host in ["127.0.0.1", "localhost"] {
@@ -231,7 +231,7 @@ import Testing
     }
 
     @Test func redissAgainstAPlainPortFailsWithinTheConnectTimeoutAndSaysTLS() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates) { server in
             // The harness's plain port of the same redis-server: Redis without TLS there.
@@ -252,7 +252,7 @@ import Testing
     }
 
     @Test func redisAgainstATLSPortFailsAndSaysRediss() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         try await Self.withServer(certificates) { server in
             var configuration = RedisConfiguration(host: "127.0.0.1", port: server.tlsPort, poolSize: 1)
