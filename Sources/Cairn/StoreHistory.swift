@@ -14,26 +14,37 @@ extension Store {
         let itemKey = layout.item(ns, key)
         let historyKey = layout.history(ns, key)
         return try await redisCall { connection -> [HistoryEntry] in
-            var version = try await connection.send(["HGET", itemKey, ItemField.version]).checked().int ?? 0
-            for _ in 0..<8 {
-                if version == 0 { return [] }
-                let newest = min(version, (beforeVersion ?? (version + 1)) - 1)
-                if newest < 1 { return [] }
-                let start = version - newest
-                let outcome = try await connection.transaction([
-                    ["HGET", itemKey, ItemField.version],
-                    ["LRANGE", historyKey, String(start), String(start + limit - 1)],
-                ], readOnly: true)
-                guard case .committed(let replies) = outcome else { continue }
-                let seen = replies[0].int ?? 0
-                if seen != version {
-                    version = seen  // a write came in between: the list shifted
-                    continue
-                }
-                return (replies[1].array ?? []).compactMap { $0.string.flatMap(HistoryRecord.decode)?.entry }
-            }
-            throw CairnError.unavailable("\(key.debugDescription) is changing too fast to read its history; retry")
+            try await Self.readHistory(connection, itemKey: itemKey, historyKey: historyKey, key: key, limit: limit, beforeVersion: beforeVersion)
         }
+    }
+
+    /// `history`'s reads on one lent connection. Not optimized: Swift 6.3.1's optimizer crashes
+    /// (signal 11 in LLVM's coroutine splitting, `emitSetAndGetSwiftErrorValueAround`) on this
+    /// body in release builds, inlined into the closure or not. `scripts/test` builds cairnd in
+    /// release mode so that a crash like it cannot land unnoticed.
+    @_optimize(none)
+    private static func readHistory(
+        _ connection: RedisChannelConnection, itemKey: String, historyKey: String, key: String, limit: Int, beforeVersion: Int?
+    ) async throws -> [HistoryEntry] {
+        var version = try await connection.send(["HGET", itemKey, ItemField.version]).checked().int ?? 0
+        for _ in 0..<8 {
+            if version == 0 { return [] }
+            let newest = min(version, (beforeVersion ?? (version + 1)) - 1)
+            if newest < 1 { return [] }
+            let start = version - newest
+            let outcome = try await connection.transaction([
+                ["HGET", itemKey, ItemField.version],
+                ["LRANGE", historyKey, String(start), String(start + limit - 1)],
+            ], readOnly: true)
+            guard case .committed(let replies) = outcome else { continue }
+            let seen = replies[0].int ?? 0
+            if seen != version {
+                version = seen  // a write came in between: the list shifted
+                continue
+            }
+            return (replies[1].array ?? []).compactMap { $0.string.flatMap(HistoryRecord.decode)?.entry }
+        }
+        throw CairnError.unavailable("\(key.debugDescription) is changing too fast to read its history; retry")
     }
 
     /// The audit log of `scope`: writes in commit order (oldest first), optionally from `since`,
