@@ -92,7 +92,7 @@ extension CairndSetting {
         "data-dir", default: ".cairn/data", about: "Folder for the embedded redis-server's data.")
     public static let redisPoolSize = CairndSetting(
         "redis-pool-size", default: "16", .number(minimum: 1),
-        about: "Redis connections (and threads) in the blocking pool, and connections each event loop may lend to writes at once.")
+        about: "Redis connections each event loop may lend out at once (to writes, transactions and multi-command reads).")
     public static let auth = CairndSetting(
         "auth", default: ServerConfiguration.AuthMode.required.rawValue, about: "required or none (development; loopback only).")
     public static let adminTokenFile = CairndSetting(
