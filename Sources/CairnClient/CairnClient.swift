@@ -61,7 +61,7 @@ public final class CairnClient: Sendable {
         let channel = try await open(
             host: host, port: port, connectTimeout: connectTimeout, group: group, tls: tls, continuation: continuation, failures: failures)
         // A server that accepts but never greets must not hang the caller: close after the timeout.
-        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)) {
+        let watchdog = channel.eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) {
             channel.close(promise: nil)
         }
         var iterator = stream.makeAsyncIterator()
@@ -91,7 +91,7 @@ public final class CairnClient: Sendable {
         do {
             return try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
+                .connectTimeout(TimeAmount(connectTimeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try tls?.addHandlers(to: channel, host: host, port: port)

@@ -102,8 +102,6 @@ public final class RedisChannelConnection: Sendable {
     /// `writes`: the commands may change data, so a connection that breaks after they were
     /// handed to the socket fails them with `.outcomeUnknown`; before that, `.connection`.
     private func pipeline(_ commands: [RedisCommand], writes: Bool) async throws(RedisError) -> [RedisValue] {
-        // No command, no reply to wait for (the handler would wait for zero replies forever).
-        guard !commands.isEmpty else { return [] }
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
         write(commands, promise, writes: writes)
         do {

@@ -46,8 +46,7 @@ struct LinePlan<W: LineWorkload>: Runner {
         host: String, port: Int, token: String?, tls: ClientTLS?, connectTimeout: Duration, workload: W, indices: [Int],
         group: any EventLoopGroup
     ) async throws -> Connection {
-        let timeout = TimeAmount.nanoseconds(
-            Int64(connectTimeout.components.seconds) * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(connectTimeout)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
